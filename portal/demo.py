@@ -1,0 +1,147 @@
+"""``pantau demo``: one command that migrates, seeds Kendari cameras and runs the portal and a worker."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+# Real places in and around Kendari (approximate coordinates), each fed by the looped demo clip.
+DEMO_CAMERAS: list[dict[str, Any]] = [
+    {"name": "Tugu MTQ Square", "latitude": -3.98195, "longitude": 122.51868, "district": "Mandonga",
+     "category": "public_space", "description": "Kawasan Eks MTQ dan Tugu Persatuan."},
+    {"name": "Kendari Beach", "latitude": -3.96640, "longitude": 122.59310, "district": "Kendari",
+     "category": "beach", "description": "Pantai Kendari di Jalan Ir. H. Alala."},
+    {"name": "Kali Kadia", "latitude": -3.98720, "longitude": 122.52520, "district": "Kadia",
+     "category": "river", "description": "Sungai Kadia, pantauan banjir."},
+    {"name": "Pantai Nambo", "latitude": -4.03530, "longitude": 122.62770, "district": "Nambo",
+     "category": "beach", "description": "Pantai Nambo, tujuan wisata akhir pekan."},
+    {"name": "Jembatan Teluk Kendari", "latitude": -3.97420, "longitude": 122.60250, "district": "Abeli",
+     "category": "traffic", "description": "Jembatan Teluk Kendari, lalu lintas dua arah."},
+    {"name": "Balai Kota Kendari", "latitude": -3.97100, "longitude": 122.51400, "district": "Kadia",
+     "category": "government", "description": "Halaman Balai Kota Kendari."},
+]
+
+
+def find_ffmpeg() -> str:
+    """The system's ffmpeg where there is one, else the binary shipped in the imageio-ffmpeg wheel."""
+    found = os.environ.get("PANTAU_FFMPEG") or shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def make_clip(path: Path, ffmpeg: str) -> Path:
+    """Encode the demo clip once: 720p, 25 fps, a keyframe every second, no B-frames, 2 Mbps."""
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part.mp4")
+    argv = [
+        ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+        "-i", "testsrc2=size=1280x720:rate=25", "-t", "20", "-c:v", "libx264", "-preset", "veryfast",
+        "-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25", "-bf", "0", "-sc_threshold", "0",
+        "-b:v", "2M", "-maxrate", "2M", "-bufsize", "4M", "-movflags", "+faststart", str(tmp),
+    ]
+    subprocess.run(argv, check=True)
+    tmp.replace(path)
+    return path
+
+
+def seed(clip: Path) -> int:
+    """Add the demo cameras once (a database that has cameras is left alone)."""
+    from sqlalchemy import func, select
+
+    from portal.models import Camera, db
+
+    if db.session.scalar(select(func.count()).select_from(Camera)):
+        return 0
+    for spec in DEMO_CAMERAS:
+        db.session.add(Camera(source_url=str(clip), public=True, enabled=True, recording=True,
+                              retention_days=1, **spec))
+    db.session.commit()
+    return len(DEMO_CAMERAS)
+
+
+def _secret(path: Path) -> str:
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@click.command("demo")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--var", "var_dir", default="var/demo", show_default=True, type=click.Path(file_okay=False))
+def demo(port: int, host: str, var_dir: str) -> None:
+    """Migrate, seed six Kendari cameras, start the portal and a worker; Ctrl-C stops everything."""
+    var = Path(var_dir).resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update({
+        "PANTAU_ENV": "demo",
+        "PANTAU_INSTANCE_PATH": str(var),
+        "PANTAU_MEDIA_ROOT": str(var / "media"),
+        "PANTAU_ALLOW_FILE_SOURCES": "true",
+        "PANTAU_SERVE_MEDIA": "true",
+        "PANTAU_SECRET_KEY": _secret(var / "secret_key"),
+        "PANTAU_WORKER_TOKEN": _secret(var / "worker_token"),
+        "PANTAU_PORTAL_URL": f"http://127.0.0.1:{port}",
+        "PANTAU_WORKER_NAME": "demo-worker",
+    })
+    os.environ.update(env)
+    from flask_migrate import upgrade
+
+    from portal.app import create_app
+
+    ffmpeg = find_ffmpeg()
+    click.echo(f"ffmpeg: {ffmpeg}")
+    clip = make_clip(var / "demo-clip.mp4", ffmpeg)
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        added = seed(clip)
+    click.echo(f"database ready ({added} demo cameras added)" if added else "database ready")
+    env["PANTAU_FFMPEG"] = ffmpeg
+    bindir = Path(sys.executable).parent
+    gunicorn = [str(bindir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+                "--worker-class", "gthread", "--access-logfile", "-", "--log-level", "warning", "wsgi:app"]
+    root = Path(__file__).resolve().parent.parent
+    children = [subprocess.Popen(gunicorn, env=env, cwd=root)]
+    children.append(subprocess.Popen([sys.executable, "-m", "transcoder"], env=env, cwd=root))
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"\nPantau is running: http://{host}:{port}/   (Ctrl-C stops everything)\n")
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in reversed(children):
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        click.echo("Pantau stopped.")

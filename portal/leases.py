@@ -1,0 +1,102 @@
+"""Handing cameras to workers: leases renewed on every sync, taken over when they expire."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.models import Camera, CameraLease, Worker, db
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    hostname: str = ""
+    version: str = ""
+    capacity: int = 200
+    disk_free_bytes: int | None = None
+    disk_total_bytes: int | None = None
+    disk_guard_active: bool = False
+
+
+def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
+    worker = db.session.scalar(select(Worker).where(Worker.name == info.name))
+    if worker is None:
+        try:
+            with db.session.begin_nested():
+                worker = Worker(name=info.name, created_at=now)
+                db.session.add(worker)
+        except IntegrityError:  # another portal instance created it a moment ago
+            worker = db.session.scalars(select(Worker).where(Worker.name == info.name)).one()
+    worker.hostname = info.hostname[:255]
+    worker.version = info.version[:40]
+    worker.capacity = max(0, info.capacity)
+    worker.disk_free_bytes = info.disk_free_bytes
+    worker.disk_total_bytes = info.disk_total_bytes
+    worker.disk_guard_active = info.disk_guard_active
+    worker.last_seen_at = now
+    db.session.flush()
+    return worker
+
+
+def fair_share(enabled: int, active_workers: int, capacity: int) -> int:
+    if enabled <= 0:
+        return 0
+    return min(capacity, math.ceil(enabled / max(1, active_workers)))
+
+
+def assign(worker: Worker, now: dt.datetime, lease_seconds: int) -> tuple[list[Camera], dt.datetime]:
+    """Renew this worker's leases, drop the ones it may no longer hold, take free cameras up to its share.
+
+    Returns the cameras the worker must run and the new lease expiry.
+    """
+    expires = now + dt.timedelta(seconds=lease_seconds)
+    db.session.execute(delete(CameraLease).where(CameraLease.expires_at < now))
+    held = db.session.scalars(
+        select(CameraLease).where(CameraLease.worker_id == worker.id).order_by(CameraLease.camera_id)
+    ).all()
+    keep: list[int] = []
+    for lease in held:
+        camera = db.session.get(Camera, lease.camera_id)
+        if camera is None or not camera.enabled or len(keep) >= worker.capacity:
+            db.session.delete(lease)
+            continue
+        lease.expires_at = expires
+        keep.append(lease.camera_id)
+
+    enabled = db.session.scalar(select(func.count()).select_from(Camera).where(Camera.enabled.is_(True))) or 0
+    window = now - dt.timedelta(seconds=lease_seconds)
+    active = db.session.scalar(select(func.count()).select_from(Worker).where(Worker.last_seen_at >= window)) or 1
+    wanted = fair_share(enabled, active, worker.capacity) - len(keep)
+    if wanted > 0:
+        keep.extend(_take_free(worker, wanted, now, expires))
+    db.session.flush()
+    cameras = db.session.scalars(select(Camera).where(Camera.id.in_(keep)).order_by(Camera.id)).all() if keep else []
+    return list(cameras), expires
+
+
+def _take_free(worker: Worker, wanted: int, now: dt.datetime, expires: dt.datetime) -> list[int]:
+    free = (
+        select(Camera.id)
+        .outerjoin(CameraLease, CameraLease.camera_id == Camera.id)
+        .where(Camera.enabled.is_(True), CameraLease.camera_id.is_(None))
+        .order_by(Camera.id)
+        .limit(wanted)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        free = free.with_for_update(of=Camera, skip_locked=True)
+    taken: list[int] = []
+    for camera_id in db.session.scalars(free).all():
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    CameraLease(camera_id=camera_id, worker_id=worker.id, acquired_at=now, expires_at=expires)
+                )
+        except IntegrityError:  # taken by a concurrent sync between our select and insert
+            continue
+        taken.append(camera_id)
+    return taken

@@ -1,0 +1,75 @@
+"""Live HLS and snapshots: the access decision nginx asks for, and serving from disk in development."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, current_app, send_from_directory
+from flask.typing import ResponseReturnValue
+
+from portal.catalogue import camera_by_key
+from portal.models import Camera
+from portal.settings import Settings
+
+bp = Blueprint("media", __name__)
+KEY = re.compile(r"^[0-9a-f]{8,32}$")
+HLS_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.(m3u8|ts|m4s|mp4)$")
+MIMETYPES = {
+    "m3u8": "application/vnd.apple.mpegurl",
+    "ts": "video/mp2t",
+    "m4s": "video/iso.segment",
+    "mp4": "video/mp4",
+}
+
+
+def may_view(camera: Camera | None) -> bool:
+    """Anyone may view an enabled public camera; private cameras are for signed-in staff (later)."""
+    return camera is not None and camera.public and camera.enabled
+
+
+def _viewable(key: str) -> Camera:
+    if not KEY.match(key):
+        abort(404)
+    camera = camera_by_key(key)
+    if camera is None:
+        abort(404)
+    if not may_view(camera):
+        abort(403)
+    return camera
+
+
+@bp.get("/_auth/media/<key>")
+def authorize(key: str) -> ResponseReturnValue:
+    """nginx ``auth_request`` target: 204 when the media of this key may be read, 403 otherwise."""
+    camera = camera_by_key(key) if KEY.match(key) else None
+    allowed = may_view(camera)
+    return "", 204 if allowed else 403, {"Cache-Control": "no-store"}
+
+
+def _settings() -> Settings:
+    return current_app.config["PANTAU"]  # type: ignore[no-any-return]
+
+
+@bp.get("/media/hls/<key>/<filename>")
+def hls(key: str, filename: str) -> ResponseReturnValue:
+    if not _settings().serve_media:
+        abort(404)
+    _viewable(key)
+    if not HLS_FILE.match(filename):
+        abort(404)
+    ext = filename.rsplit(".", 1)[1]
+    response = send_from_directory(
+        _settings().media_path / "hls" / key, filename, mimetype=MIMETYPES[ext], max_age=0
+    )
+    response.headers["Cache-Control"] = "no-cache" if ext == "m3u8" else "public, max-age=3600"
+    return response
+
+
+@bp.get("/media/snapshots/<key>.jpg")
+def snapshot(key: str) -> ResponseReturnValue:
+    if not _settings().serve_media:
+        abort(404)
+    _viewable(key)
+    response = send_from_directory(_settings().media_path / "snapshots", f"{key}.jpg", mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "public, max-age=2"
+    return response

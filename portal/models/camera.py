@@ -1,0 +1,134 @@
+"""Cameras, their live status, the workers that run them and the recordings they leave."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import TYPE_CHECKING, Optional
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import db, utcnow
+from portal.secret import redact_url
+
+if TYPE_CHECKING:
+    from portal.models.people import Agency
+
+CAMERA_CATEGORIES = ("traffic", "beach", "market", "border", "public_space", "government", "river", "other")
+AUDIO_MODES = ("drop", "aac")
+STATUSES = ("online", "starting", "offline", "error", "unknown")
+
+
+def new_media_key() -> str:
+    return secrets.token_hex(8)
+
+
+class Camera(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    district: Mapped[str] = mapped_column(String(80), default="", index=True)
+    category: Mapped[str] = mapped_column(String(40), default="other", index=True)
+    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"))
+    source_url: Mapped[str] = mapped_column(Text)
+    substream_url: Mapped[Optional[str]] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    recording: Mapped[bool] = mapped_column(Boolean, default=True)
+    retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    audio: Mapped[str] = mapped_column(String(8), default="drop")
+    media_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_media_key)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    agency: Mapped[Optional[Agency]] = relationship()
+    status: Mapped[Optional[CameraStatus]] = relationship(
+        back_populates="camera", uselist=False, cascade="all, delete-orphan", lazy="joined"
+    )
+    lease: Mapped[Optional[CameraLease]] = relationship(
+        back_populates="camera", uselist=False, cascade="all, delete-orphan"
+    )
+
+    @property
+    def source_redacted(self) -> str:
+        return redact_url(self.source_url)
+
+    @property
+    def status_name(self) -> str:
+        return self.status.status if self.status else "unknown"
+
+
+class CameraStatus(db.Model):  # type: ignore[name-defined,misc]
+    """The latest state a worker reported for a camera (one row per camera, overwritten)."""
+
+    __tablename__ = "camera_status"
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    state: Mapped[str] = mapped_column(String(16), default="stopped")
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    stderr_tail: Mapped[Optional[str]] = mapped_column(Text)
+    bitrate_kbps: Mapped[Optional[float]] = mapped_column(Float)
+    fps: Mapped[Optional[float]] = mapped_column(Float)
+    codec: Mapped[Optional[str]] = mapped_column(String(16))
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    height: Mapped[Optional[int]] = mapped_column(Integer)
+    last_segment_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    last_online_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    restarts_last_hour: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[Optional[int]] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    camera: Mapped[Camera] = relationship(back_populates="status")
+
+
+class Worker(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    version: Mapped[str] = mapped_column(String(40), default="")
+    capacity: Mapped[int] = mapped_column(Integer, default=200)
+    disk_free_bytes: Mapped[Optional[int]] = mapped_column(BigInteger)
+    disk_total_bytes: Mapped[Optional[int]] = mapped_column(BigInteger)
+    disk_guard_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CameraLease(db.Model):  # type: ignore[name-defined,misc]
+    """Which worker runs a camera, until when. One row per camera: at most one holder."""
+
+    __tablename__ = "camera_leases"
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"), index=True)
+    acquired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+    camera: Mapped[Camera] = relationship(back_populates="lease")
+    worker: Mapped[Worker] = relationship()
+
+
+class RecordingSegment(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "recording_segments"
+    __table_args__ = (
+        UniqueConstraint("camera_id", "path", name="uq_recording_segments_camera_path"),
+        Index("ix_recording_segments_camera_start", "camera_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    worker_id: Mapped[Optional[int]] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    start_at: Mapped[dt.datetime] = mapped_column()
+    end_at: Mapped[dt.datetime] = mapped_column()
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(String(500))
+    deleted_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
