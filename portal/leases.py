@@ -26,12 +26,15 @@ class WorkerInfo:
 def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
     worker = db.session.scalar(select(Worker).where(Worker.name == info.name))
     if worker is None:
-        try:
-            with db.session.begin_nested():
-                worker = Worker(name=info.name, created_at=now)
-                db.session.add(worker)
-        except IntegrityError:  # another portal instance created it a moment ago
-            worker = db.session.scalars(select(Worker).where(Worker.name == info.name)).one()
+        worker = Worker(name=info.name, created_at=now)
+        if _savepoints():
+            try:
+                with db.session.begin_nested():
+                    db.session.add(worker)
+            except IntegrityError:  # another portal instance created it a moment ago
+                worker = db.session.scalars(select(Worker).where(Worker.name == info.name)).one()
+        else:
+            db.session.add(worker)
     worker.hostname = info.hostname[:255]
     worker.version = info.version[:40]
     worker.capacity = max(0, info.capacity)
@@ -87,10 +90,14 @@ def _take_free(worker: Worker, wanted: int, now: dt.datetime, expires: dt.dateti
         .order_by(Camera.id)
         .limit(wanted)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        free = free.with_for_update(of=Camera, skip_locked=True)
+    if not _savepoints():  # SQLite: one writer at a time, nothing can race us
+        ids = list(db.session.scalars(free).all())
+        db.session.add_all(
+            CameraLease(camera_id=i, worker_id=worker.id, acquired_at=now, expires_at=expires) for i in ids
+        )
+        return ids
     taken: list[int] = []
-    for camera_id in db.session.scalars(free).all():
+    for camera_id in db.session.scalars(free.with_for_update(of=Camera, skip_locked=True)).all():
         try:
             with db.session.begin_nested():
                 db.session.add(
@@ -100,3 +107,8 @@ def _take_free(worker: Worker, wanted: int, now: dt.datetime, expires: dt.dateti
             continue
         taken.append(camera_id)
     return taken
+
+
+def _savepoints() -> bool:
+    """Row locks and savepoints on PostgreSQL; SQLite (pysqlite) has neither in a usable form."""
+    return db.session.get_bind().dialect.name == "postgresql"

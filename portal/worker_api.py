@@ -60,12 +60,15 @@ def sync() -> ResponseReturnValue:
     settings = _settings()
     now = utcnow()
 
+    checked_statuses = [_check_status(want_obj(item)) for item in statuses]
+    checked_segments = [_check_segment(want_obj(item)) for item in segments]
+
     worker = upsert_worker(info, now)
     cameras, expires = assign(worker, now, settings.lease_seconds)
     leased = {c.id for c in cameras}
-    for item in statuses:
-        _store_status(worker, want_obj(item), leased, now)
-    stored = _store_segments(worker, segments)
+    for item in checked_statuses:
+        _store_status(worker, item, leased, now)
+    stored = _store_segments(worker, checked_segments)
     _mark_deleted(deleted)
     held = _held_paths(leased)
     db.session.commit()
@@ -120,47 +123,62 @@ def _worker_info(raw: dict[str, Any]) -> WorkerInfo:
     )
 
 
-def _store_status(worker: Worker, item: dict[str, Any], leased: set[int], now: dt.datetime) -> None:
-    camera_id = want(item, "id", int)
-    if camera_id not in leased:
-        return
+def _check_status(item: dict[str, Any]) -> dict[str, Any]:
+    """Validate one camera's status and return the column values (secrets redacted)."""
     status_value = want(item, "status", str)
     if status_value not in STATUS_VALUES:
         raise PayloadError(f"status must be one of {sorted(STATUS_VALUES)}")
+    tail = want(item, "stderr_tail", list, default=None)
+    error = want(item, "error", str, default=None)
+    codec = want(item, "codec", str, default=None)
+    last = want(item, "last_segment_at", str, default=None)
+    return {
+        "camera_id": want(item, "id", int),
+        "status": status_value,
+        "state": want(item, "state", str, default="running")[:16],
+        "error": redact_text(error)[:2000] if error else None,
+        "stderr_tail": json.dumps([redact_text(str(line))[:500] for line in tail[-20:]]) if tail else None,
+        "bitrate_kbps": want(item, "bitrate_kbps", float, default=None),
+        "fps": want(item, "fps", float, default=None),
+        "codec": codec[:16] if codec else None,
+        "width": want(item, "width", int, default=None),
+        "height": want(item, "height", int, default=None),
+        "last_segment_at": parse_time(last) if last else None,
+        "restarts_last_hour": want(item, "restarts_last_hour", int, default=0),
+    }
+
+
+def _store_status(worker: Worker, values: dict[str, Any], leased: set[int], now: dt.datetime) -> None:
+    camera_id = values["camera_id"]
+    if camera_id not in leased:
+        return
     row = db.session.get(CameraStatus, camera_id) or CameraStatus(camera_id=camera_id)
     db.session.add(row)
-    tail = want(item, "stderr_tail", list, default=None)
-    row.status = status_value
-    row.state = want(item, "state", str, default="running")[:16]
-    error = want(item, "error", str, default=None)
-    row.error = redact_text(error)[:2000] if error else None
-    row.stderr_tail = json.dumps([redact_text(str(line))[:500] for line in tail[-20:]]) if tail else None
-    row.bitrate_kbps = want(item, "bitrate_kbps", float, default=None)
-    row.fps = want(item, "fps", float, default=None)
-    codec = want(item, "codec", str, default=None)
-    row.codec = codec[:16] if codec else None
-    row.width = want(item, "width", int, default=None)
-    row.height = want(item, "height", int, default=None)
-    last = want(item, "last_segment_at", str, default=None)
-    row.last_segment_at = parse_time(last) if last else None
-    row.restarts_last_hour = want(item, "restarts_last_hour", int, default=0)
+    for key, value in values.items():
+        setattr(row, key, value)
     row.worker_id = worker.id
     row.updated_at = now
-    if status_value == "online":
+    if values["status"] == "online":
         row.last_online_at = now
 
 
-def _store_segments(worker: Worker, segments: list[Any]) -> int:
-    parsed = []
-    for raw in segments:
-        item = want_obj(raw)
-        path = want(item, "path", str)
-        if path.startswith("/") or ".." in path.split("/"):
-            raise PayloadError("segment paths are relative to the media root")
-        start, end = parse_time(want(item, "start", str)), parse_time(want(item, "end", str))
-        if end < start:
-            raise PayloadError("a segment cannot end before it starts")
-        parsed.append((want(item, "camera_id", int), path, start, end, want(item, "bytes", int)))
+Segment = tuple[int, str, dt.datetime, dt.datetime, int]
+
+
+def _check_segment(item: dict[str, Any]) -> Segment:
+    path = want(item, "path", str)
+    if path.startswith("/") or ".." in path.split("/") or len(path) > 500:
+        raise PayloadError("segment paths are relative to the media root")
+    start, end = parse_time(want(item, "start", str)), parse_time(want(item, "end", str))
+    if end < start:
+        raise PayloadError("a segment cannot end before it starts")
+    size = want(item, "bytes", int)
+    if size < 0:
+        raise PayloadError("bytes cannot be negative")
+    return want(item, "camera_id", int), path, start, end, size
+
+
+def _store_segments(worker: Worker, parsed: list[Segment]) -> int:
     if not parsed:
         return 0
     camera_ids = {p[0] for p in parsed}
@@ -170,7 +188,7 @@ def _store_segments(worker: Worker, segments: list[Any]) -> int:
             select(RecordingSegment.camera_id, RecordingSegment.path).where(
                 RecordingSegment.camera_id.in_(camera_ids), RecordingSegment.path.in_([p[1] for p in parsed])
             )
-        ).tuples()
+        )
     )
     stored = 0
     for camera_id, path, start, end, size in parsed:

@@ -1,0 +1,97 @@
+"""Shared fixtures: a portal on a migrated SQLite database, and fresh PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.models import Camera, db
+from portal.settings import Settings
+
+WORKER_TOKEN = "test-worker-token-0123456789"
+PG_ADMIN_URL = os.environ.get("PANTAU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def make_settings(tmp: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "instance_path": str(tmp / "instance"),
+        "media_root": str(tmp / "media"),
+        "worker_token": WORKER_TOKEN,
+        "secret_key": "test-secret",
+        "tile_url": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
+    }
+    values.update(overrides)
+    return Settings(**values).validated()  # type: ignore[arg-type]
+
+
+def migrated_app(settings: Settings) -> Flask:
+    from flask_migrate import upgrade
+
+    app = create_app(settings)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture()
+def app(tmp_path: Path) -> Iterator[Flask]:
+    application = migrated_app(make_settings(tmp_path))
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def add_camera(**fields: object) -> Camera:
+    values: dict[str, object] = {
+        "name": "Kamera", "latitude": -3.97, "longitude": 122.51, "source_url": "rtsp://admin:s3cret@10.9.8.7/s1",
+        "public": True, "enabled": True, "district": "Kadia", "category": "traffic",
+    }
+    values.update(fields)
+    camera = Camera(**values)
+    db.session.add(camera)
+    db.session.commit()
+    return camera
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    if not _pg_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+        pytest.skip("PostgreSQL is not reachable")
+    name = "pantau_t_" + secrets.token_hex(4)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,74 @@
+"""``pantau``: the console script manages cameras, users and the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from portal.cli import cli
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"PANTAU_INSTANCE_PATH": str(tmp_path / "inst"), "PANTAU_ENV": "test", "PANTAU_SECRET_KEY": "x"}
+
+
+def run(tmp_path: Path, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(cli, list(args), env=_env(tmp_path), input=input, catch_exceptions=False)
+    return result
+
+
+def test_console_script_upgrades_and_manages_cameras(tmp_path: Path) -> None:
+    env = {**os.environ, **_env(tmp_path)}
+    pantau = str(Path(sys.executable).parent / "pantau")
+    up = subprocess.run([pantau, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    add = subprocess.run(
+        [pantau, "cameras", "add", "--name", "Nambo", "--lat", "-4.0353", "--lon", "122.6277",
+         "--source", "rtsp://admin:pw123@10.0.0.5:554/stream1", "--public", "--district", "Nambo"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert add.returncode == 0, add.stderr
+    assert "pw123" not in add.stdout + add.stderr
+    listed = subprocess.run([pantau, "cameras", "list"], env=env, capture_output=True, text=True, timeout=60)
+    rows = json.loads(listed.stdout)
+    assert rows[0]["name"] == "Nambo" and rows[0]["status"] == "unknown" and rows[0]["public"] is True
+    assert rows[0]["source"] == "rtsp://***@10.0.0.5:554/stream1"
+    assert "pw123" not in listed.stdout
+
+
+def test_cameras_set_remove_and_validation(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").exit_code == 0
+    out = run(tmp_path, "cameras", "add", "--name", "A", "--lat", "-3.9", "--lon", "122.5",
+              "--source", "rtsp://cam.local/s1")
+    cam = json.loads(out.output)
+    assert cam["public"] is False and cam["enabled"] is True
+    changed = json.loads(run(tmp_path, "cameras", "set", str(cam["id"]), "--public", "--retention-days", "7").output)
+    assert changed["public"] is True and changed["retention_days"] == 7 and changed["name"] == "A"
+    bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-93", "--lon", "122",
+                                   "--source", "rtsp://x/y"], env=_env(tmp_path))
+    assert bad.exit_code == 2 and "latitude: must be between -90 and 90" in bad.output
+    bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
+                                   "--source", "/etc/passwd"], env=_env(tmp_path))
+    assert bad.exit_code == 2 and "source_url: must start with one of rtsp://" in bad.output
+    bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
+                                   "--source", "rtsp://u:p@h:99999/x"], env=_env(tmp_path))
+    assert bad.exit_code == 2 and "not a valid URL" in bad.output and "u:p" not in bad.output
+    assert "removed camera" in run(tmp_path, "cameras", "remove", str(cam["id"])).output
+    assert json.loads(run(tmp_path, "cameras", "list").output) == []
+
+
+def test_users_create_with_role(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").exit_code == 0
+    out = run(tmp_path, "users", "create", "ops1", "--role", "operator", input="correct horse battery\n" * 2)
+    assert json.loads(out.output.strip().splitlines()[-1]) == {"id": 1, "username": "ops1", "role": "operator"}
+    bad = CliRunner().invoke(cli, ["users", "create", "x", "--role", "king", "--password", "0123456789ab"],
+                             env=_env(tmp_path))
+    assert bad.exit_code == 2
+    short = CliRunner().invoke(cli, ["users", "create", "y", "--role", "admin", "--password", "short"],
+                               env=_env(tmp_path))
+    assert short.exit_code == 2 and "at least 10" in short.output

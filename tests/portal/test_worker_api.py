@@ -1,0 +1,146 @@
+"""The worker API: tokens, leases, status, segments and legal holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask.testing import FlaskClient
+
+from portal.models import Camera, CameraLease, CameraStatus, LegalHold, RecordingSegment, Worker, db
+from tests.conftest import WORKER_TOKEN, add_camera
+
+AUTH = {"Authorization": f"Bearer {WORKER_TOKEN}"}
+
+
+def sync(client: FlaskClient, name: str = "w1", **body: object):  # type: ignore[no-untyped-def]
+    payload = {"worker": {"name": name, "capacity": 200}, **body}
+    return client.post("/api/worker/v1/sync", json=payload, headers=AUTH)
+
+
+def test_missing_or_wrong_token_is_refused(client: FlaskClient) -> None:
+    add_camera()
+    body = {"worker": {"name": "w1"}}
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": WORKER_TOKEN}):
+        response = client.post("/api/worker/v1/sync", json=body, headers=headers)
+        assert response.status_code == 401
+        assert response.json == {"error": "unauthorized"}
+        assert b"s3cret" not in response.data
+    assert client.get("/api/worker/v1/ping").status_code == 401
+    assert client.get("/api/worker/v1/ping", headers=AUTH).json == {"api_version": 1}
+    assert db.session.query(Worker).count() == 0
+
+
+def test_sync_leases_enabled_cameras_with_secrets_only_to_the_worker(client: FlaskClient) -> None:
+    cam = add_camera()
+    add_camera(name="Off", enabled=False)
+    response = sync(client)
+    assert response.status_code == 200
+    data = response.json
+    assert [c["id"] for c in data["cameras"]] == [cam.id]
+    assert data["cameras"][0]["source_url"] == "rtsp://admin:s3cret@10.9.8.7/s1"
+    assert data["cameras"][0]["key"] == cam.media_key
+    expires = dt.datetime.fromisoformat(data["lease_expires_at"])
+    assert dt.timedelta(seconds=25) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=30)
+    assert db.session.get(CameraLease, cam.id).worker.name == "w1"
+
+
+def test_a_camera_is_leased_to_one_worker_until_its_lease_expires(client: FlaskClient) -> None:
+    cam = add_camera()
+    assert [c["id"] for c in sync(client, "w1").json["cameras"]] == [cam.id]
+    assert sync(client, "w2").json["cameras"] == []
+    lease = db.session.get(CameraLease, cam.id)
+    lease.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    db.session.commit()
+    assert [c["id"] for c in sync(client, "w2").json["cameras"]] == [cam.id]
+    assert sync(client, "w1").json["cameras"] == []
+
+
+def test_workers_share_cameras_fairly(client: FlaskClient) -> None:
+    for i in range(6):
+        add_camera(name=f"c{i}")
+    sync(client, "w1", worker={"name": "w1", "capacity": 2})
+    first = sync(client, "w1", worker={"name": "w1", "capacity": 2}).json["cameras"]
+    assert len(first) == 2
+    second = sync(client, "w2").json["cameras"]
+    assert len(second) == 3  # ceil(6 / 2 active workers)
+    assert not {c["id"] for c in first} & {c["id"] for c in second}
+
+
+def test_disabling_a_camera_removes_it_from_the_worker(client: FlaskClient) -> None:
+    cam = add_camera()
+    assert sync(client).json["cameras"]
+    cam.enabled = False
+    db.session.commit()
+    assert sync(client).json["cameras"] == []
+    assert db.session.get(CameraLease, cam.id) is None
+
+
+def test_status_is_stored_redacted_and_only_for_leased_cameras(client: FlaskClient) -> None:
+    cam = add_camera()
+    other = add_camera(name="Other")
+    sync(client, "w2")
+    db.session.query(CameraLease).filter_by(camera_id=other.id).delete()
+    db.session.commit()
+    ids = {c["id"] for c in sync(client, "w1").json["cameras"]}
+    cameras = [
+        {"id": cam.id, "status": "error", "state": "backoff", "error": "401 for rtsp://admin:s3cret@10.9.8.7/s1",
+         "stderr_tail": ["Opening rtsp://admin:s3cret@10.9.8.7/s1?password=hunter2 failed"],
+         "fps": 25, "codec": "h264", "width": 1280, "height": 720, "restarts_last_hour": 2},
+    ]
+    if other.id not in ids:
+        cameras.append({"id": other.id, "status": "online"})
+    response = sync(client, "w1", cameras=cameras)
+    assert response.status_code == 200
+    row = db.session.get(CameraStatus, cam.id)
+    if cam.id in ids:
+        assert row.status == "error" and row.fps == 25.0 and row.restarts_last_hour == 2
+        assert "s3cret" not in (row.error or "") and "s3cret" not in (row.stderr_tail or "")
+        assert "hunter2" not in (row.stderr_tail or "")
+    if other.id not in ids:
+        assert db.session.get(CameraStatus, other.id) is None
+
+
+def test_bad_payloads_get_clear_errors_and_change_nothing(client: FlaskClient) -> None:
+    cases = [
+        ("not json", {"Content-Type": "application/json"}),
+        (json.dumps([1, 2]), {"Content-Type": "application/json"}),
+        (json.dumps({"worker": {}}), {"Content-Type": "application/json"}),
+        (json.dumps({"worker": {"name": "w", "capacity": "many"}}), {"Content-Type": "application/json"}),
+        (json.dumps({"worker": {"name": "w"}, "segments": [{"camera_id": 1, "path": "../x", "start": "x"}]}),
+         {"Content-Type": "application/json"}),
+    ]
+    for body, headers in cases:
+        response = client.post("/api/worker/v1/sync", data=body, headers={**AUTH, **headers})
+        assert response.status_code == 400, body
+        assert response.json["error"] == "bad_request" and response.json["detail"]
+    assert db.session.query(Worker).count() == 0
+
+
+def test_segments_are_indexed_once_and_held_ones_are_named(client: FlaskClient) -> None:
+    cam = add_camera()
+    t0 = dt.datetime(2026, 11, 22, 5, 0, tzinfo=dt.UTC)
+    segs = [
+        {"camera_id": cam.id, "path": f"recordings/{cam.id}/seg{i}.ts",
+         "start": (t0 + dt.timedelta(minutes=i)).isoformat(),
+         "end": (t0 + dt.timedelta(minutes=i + 1)).isoformat(), "bytes": 1000 + i}
+        for i in range(3)
+    ]
+    assert sync(client, segments=segs).json["acknowledged_segments"] == 3
+    assert sync(client, segments=segs).json["acknowledged_segments"] == 0
+    assert db.session.query(RecordingSegment).count() == 3
+    db.session.add(LegalHold(camera_id=cam.id, start_at=t0 + dt.timedelta(seconds=90),
+                             end_at=t0 + dt.timedelta(seconds=100), reason="case 1"))
+    db.session.commit()
+    held = sync(client, deleted_segments=[f"recordings/{cam.id}/seg0.ts"]).json["held_segments"]
+    assert held == [f"recordings/{cam.id}/seg1.ts"]
+    seg0 = db.session.query(RecordingSegment).filter_by(path=f"recordings/{cam.id}/seg0.ts").one()
+    assert seg0.deleted_at is not None
+
+
+def test_removed_camera_is_not_assigned(client: FlaskClient) -> None:
+    cam = add_camera()
+    sync(client)
+    db.session.delete(db.session.get(Camera, cam.id))
+    db.session.commit()
+    assert sync(client).json["cameras"] == []
