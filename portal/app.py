@@ -42,12 +42,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     i18n.init_app(app)
 
-    from portal import api, media, public, worker_api
+    from portal import api, health, media, public, worker_api
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(worker_api.bp)
+    app.register_blueprint(health.bp)
 
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]

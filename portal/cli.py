@@ -155,6 +155,14 @@ def cameras_remove(camera_id: int) -> None:
     click.echo(f"removed camera {camera_id}")
 
 
+@cli.command("health")
+def health_command() -> None:
+    """Print the health summary of workers and cameras as JSON."""
+    from portal.health import summary
+
+    click.echo(json.dumps(summary(), ensure_ascii=False, indent=2))
+
+
 @cli.group()
 def users() -> None:
     """Create users."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ class WorkerInfo:
     disk_free_bytes: int | None = None
     disk_total_bytes: int | None = None
     disk_guard_active: bool = False
+    health: dict[str, Any] | None = None
 
 
 def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
@@ -41,6 +43,7 @@ def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
     worker.disk_free_bytes = info.disk_free_bytes
     worker.disk_total_bytes = info.disk_total_bytes
     worker.disk_guard_active = info.disk_guard_active
+    worker.health = info.health or {}
     worker.last_seen_at = now
     db.session.flush()
     return worker

@@ -120,7 +120,14 @@ def _worker_info(raw: dict[str, Any]) -> WorkerInfo:
         disk_free_bytes=want(raw, "disk_free_bytes", int, default=None),
         disk_total_bytes=want(raw, "disk_total_bytes", int, default=None),
         disk_guard_active=want(raw, "disk_guard_active", bool, default=False),
+        health=_small_json(want(raw, "health", dict, default=None)),
     )
+
+
+def _small_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(json.dumps(value)) > 20000:
+        raise PayloadError("worker.health is too large")
+    return value
 
 
 def _check_status(item: dict[str, Any]) -> dict[str, Any]:
@@ -183,8 +190,8 @@ def _store_segments(worker: Worker, parsed: list[Segment]) -> int:
         return 0
     camera_ids = {p[0] for p in parsed}
     known = set(db.session.scalars(select(Camera.id).where(Camera.id.in_(camera_ids))))
-    existing = set(
-        db.session.execute(
+    existing: set[tuple[int, str]] = set(
+        (row[0], row[1]) for row in db.session.execute(
             select(RecordingSegment.camera_id, RecordingSegment.path).where(
                 RecordingSegment.camera_id.in_(camera_ids), RecordingSegment.path.in_([p[1] for p in parsed])
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,13 +16,13 @@ class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    actor_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(120), default="system")
     action: Mapped[str] = mapped_column(String(80), index=True)
     target_type: Mapped[str] = mapped_column(String(40), default="")
-    target_id: Mapped[Optional[str]] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    ip: Mapped[Optional[str]] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
 
 
 def record(action: str, *, actor: str = "system", actor_user_id: int | None = None, target_type: str = "",

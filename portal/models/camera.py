@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import db, utcnow
@@ -34,9 +34,9 @@ class Camera(db.Model):  # type: ignore[name-defined,misc]
     longitude: Mapped[float] = mapped_column(Float)
     district: Mapped[str] = mapped_column(String(80), default="", index=True)
     category: Mapped[str] = mapped_column(String(40), default="other", index=True)
-    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"))
     source_url: Mapped[str] = mapped_column(Text)
-    substream_url: Mapped[Optional[str]] = mapped_column(Text)
+    substream_url: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     public: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     recording: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -46,11 +46,11 @@ class Camera(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    agency: Mapped[Optional[Agency]] = relationship()
-    status: Mapped[Optional[CameraStatus]] = relationship(
+    agency: Mapped[Agency | None] = relationship()
+    status: Mapped[CameraStatus | None] = relationship(
         back_populates="camera", uselist=False, cascade="all, delete-orphan", lazy="joined"
     )
-    lease: Mapped[Optional[CameraLease]] = relationship(
+    lease: Mapped[CameraLease | None] = relationship(
         back_populates="camera", uselist=False, cascade="all, delete-orphan"
     )
 
@@ -71,17 +71,17 @@ class CameraStatus(db.Model):  # type: ignore[name-defined,misc]
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="unknown")
     state: Mapped[str] = mapped_column(String(16), default="stopped")
-    error: Mapped[Optional[str]] = mapped_column(Text)
-    stderr_tail: Mapped[Optional[str]] = mapped_column(Text)
-    bitrate_kbps: Mapped[Optional[float]] = mapped_column(Float)
-    fps: Mapped[Optional[float]] = mapped_column(Float)
-    codec: Mapped[Optional[str]] = mapped_column(String(16))
-    width: Mapped[Optional[int]] = mapped_column(Integer)
-    height: Mapped[Optional[int]] = mapped_column(Integer)
-    last_segment_at: Mapped[Optional[dt.datetime]] = mapped_column()
-    last_online_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    stderr_tail: Mapped[str | None] = mapped_column(Text)
+    bitrate_kbps: Mapped[float | None] = mapped_column(Float)
+    fps: Mapped[float | None] = mapped_column(Float)
+    codec: Mapped[str | None] = mapped_column(String(16))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    last_segment_at: Mapped[dt.datetime | None] = mapped_column()
+    last_online_at: Mapped[dt.datetime | None] = mapped_column()
     restarts_last_hour: Mapped[int] = mapped_column(Integer, default=0)
-    worker_id: Mapped[Optional[int]] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     camera: Mapped[Camera] = relationship(back_populates="status")
@@ -95,9 +95,10 @@ class Worker(db.Model):  # type: ignore[name-defined,misc]
     hostname: Mapped[str] = mapped_column(String(255), default="")
     version: Mapped[str] = mapped_column(String(40), default="")
     capacity: Mapped[int] = mapped_column(Integer, default=200)
-    disk_free_bytes: Mapped[Optional[int]] = mapped_column(BigInteger)
-    disk_total_bytes: Mapped[Optional[int]] = mapped_column(BigInteger)
+    disk_free_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    disk_total_bytes: Mapped[int | None] = mapped_column(BigInteger)
     disk_guard_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    health: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
@@ -125,10 +126,10 @@ class RecordingSegment(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    worker_id: Mapped[Optional[int]] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
     start_at: Mapped[dt.datetime] = mapped_column()
     end_at: Mapped[dt.datetime] = mapped_column()
     bytes: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(String(500))
-    deleted_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    deleted_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,13 +23,13 @@ class FootageRequest(db.Model):  # type: ignore[name-defined,misc]
     start_at: Mapped[dt.datetime] = mapped_column()
     end_at: Mapped[dt.datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    decided_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
     decision_note: Mapped[str] = mapped_column(Text, default="")
-    export_path: Mapped[Optional[str]] = mapped_column(String(500))
-    export_bytes: Mapped[Optional[int]] = mapped_column(BigInteger)
-    export_sha256: Mapped[Optional[str]] = mapped_column(String(64))
-    expires_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    export_path: Mapped[str | None] = mapped_column(String(500))
+    export_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    export_sha256: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -44,9 +43,9 @@ class LegalHold(db.Model):  # type: ignore[name-defined,misc]
     start_at: Mapped[dt.datetime] = mapped_column()
     end_at: Mapped[dt.datetime] = mapped_column()
     reason: Mapped[str] = mapped_column(Text, default="")
-    footage_request_id: Mapped[Optional[int]] = mapped_column(
+    footage_request_id: Mapped[int | None] = mapped_column(
         ForeignKey("footage_requests.id", ondelete="SET NULL")
     )
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    released_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    released_at: Mapped[dt.datetime | None] = mapped_column()

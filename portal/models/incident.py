@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -24,8 +24,8 @@ class Incident(db.Model):  # type: ignore[name-defined,misc]
     tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
     category: Mapped[str] = mapped_column(String(32), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    latitude: Mapped[Optional[float]] = mapped_column(Float)
-    longitude: Mapped[Optional[float]] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     address: Mapped[str] = mapped_column(String(300), default="")
     district: Mapped[str] = mapped_column(String(80), default="", index=True)
     reporter_name: Mapped[str] = mapped_column(String(200), default="")
@@ -33,8 +33,8 @@ class Incident(db.Model):  # type: ignore[name-defined,misc]
     source: Mapped[str] = mapped_column(String(16), default="web")
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     priority: Mapped[int] = mapped_column(Integer, default=3)
-    camera_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
-    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -52,7 +52,7 @@ class IncidentEvent(db.Model):  # type: ignore[name-defined,misc]
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(40))
-    actor_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     incident: Mapped[Incident] = relationship(back_populates="events")
@@ -76,7 +76,7 @@ class RoutingRule(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     category: Mapped[str] = mapped_column(String(32), index=True)
-    district: Mapped[Optional[str]] = mapped_column(String(80))
+    district: Mapped[str | None] = mapped_column(String(80))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
     priority: Mapped[int] = mapped_column(Integer, default=100)
     sla_minutes: Mapped[int] = mapped_column(Integer, default=15)
@@ -91,12 +91,12 @@ class Dispatch(db.Model):  # type: ignore[name-defined,misc]
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     note: Mapped[str] = mapped_column(Text, default="")
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    acknowledged_at: Mapped[Optional[dt.datetime]] = mapped_column()
-    closed_at: Mapped[Optional[dt.datetime]] = mapped_column()
-    sla_due_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    sla_due_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
@@ -109,13 +109,13 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     destination: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str] = mapped_column(String(80), default="application/json")
     payload: Mapped[str] = mapped_column(Text)
-    dispatch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("dispatches.id", ondelete="SET NULL"))
+    dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 from portal.models.audit import AuditEntry  # noqa: E402  (the guard above needs it)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -26,8 +25,8 @@ class Agency(db.Model):  # type: ignore[name-defined,misc]
     kind: Mapped[str] = mapped_column(String(32), default="other")
     phone: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
-    webhook_url: Mapped[Optional[str]] = mapped_column(Text)
-    webhook_secret: Mapped[Optional[str]] = mapped_column(String(200))
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -41,13 +40,13 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     email: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(16), index=True)
-    agency_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"))
     locale: Mapped[str] = mapped_column(String(8), default="id")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[Optional[dt.datetime]] = mapped_column()
+    last_login_at: Mapped[dt.datetime | None] = mapped_column()
 
-    agency: Mapped[Optional[Agency]] = relationship()
+    agency: Mapped[Agency | None] = relationship()
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -1,0 +1,101 @@
+"""The health of cameras and workers: a summary for admins, and Prometheus text at ``/metrics``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, current_app
+from sqlalchemy import func, select
+
+from portal.models import Camera, CameraLease, CameraStatus, Worker, db, utcnow
+
+bp = Blueprint("health", __name__)
+
+
+def summary(now: dt.datetime | None = None) -> dict[str, Any]:
+    """Workers (alive or not, disk, their own figures) and cameras by effective status."""
+    now = now or utcnow()
+    lease_seconds = current_app.config["PANTAU"].lease_seconds
+    window = now - dt.timedelta(seconds=lease_seconds)
+    leased = dict(
+        (row[0], row[1])
+        for row in db.session.execute(
+            select(CameraLease.worker_id, func.count()).where(CameraLease.expires_at >= now)
+            .group_by(CameraLease.worker_id)
+        )
+    )
+    workers = [
+        {
+            "name": w.name,
+            "hostname": w.hostname,
+            "version": w.version,
+            "alive": w.last_seen_at >= window,
+            "last_seen_at": w.last_seen_at.isoformat(),
+            "cameras": leased.get(w.id, 0),
+            "capacity": w.capacity,
+            "disk_free_bytes": w.disk_free_bytes,
+            "disk_total_bytes": w.disk_total_bytes,
+            "disk_guard_active": w.disk_guard_active,
+            "health": w.health or {},
+        }
+        for w in db.session.scalars(select(Worker).order_by(Worker.name))
+    ]
+    by_status: dict[str, int] = {}
+    problems = []
+    rows = db.session.execute(
+        select(Camera.id, Camera.name, Camera.enabled, CameraStatus.status, CameraStatus.updated_at,
+               CameraStatus.error, CameraStatus.restarts_last_hour)
+        .outerjoin(CameraStatus, CameraStatus.camera_id == Camera.id)
+    )
+    for cid, name, enabled, status, updated, error, restarts in rows:
+        if not enabled:
+            effective = "disabled"
+        elif status is None:
+            effective = "unknown"
+        elif updated is None or updated < window:
+            effective = "offline"
+        else:
+            effective = status
+        by_status[effective] = by_status.get(effective, 0) + 1
+        if effective in ("offline", "error"):
+            problems.append({"id": cid, "name": name, "status": effective, "error": error,
+                             "restarts_last_hour": restarts or 0})
+    return {
+        "at": now.isoformat(),
+        "workers": workers,
+        "cameras": {"total": sum(by_status.values()), "by_status": by_status, "problems": problems[:100]},
+        "disk_guard_active": any(w["disk_guard_active"] for w in workers if w["alive"]),
+    }
+
+
+def prometheus(data: dict[str, Any]) -> str:
+    lines = [
+        "# HELP pantau_cameras Cameras by effective status.",
+        "# TYPE pantau_cameras gauge",
+    ]
+    for status, count in sorted(data["cameras"]["by_status"].items()):
+        lines.append(f'pantau_cameras{{status="{status}"}} {count}')
+    lines += ["# HELP pantau_worker_up Whether a worker synced within one lease period.",
+              "# TYPE pantau_worker_up gauge"]
+    lines += [f'pantau_worker_up{{worker="{_label(w["name"])}"}} {int(w["alive"])}' for w in data["workers"]]
+    lines += ["# HELP pantau_worker_cameras Cameras leased to a worker.", "# TYPE pantau_worker_cameras gauge"]
+    lines += [f'pantau_worker_cameras{{worker="{_label(w["name"])}"}} {w["cameras"]}' for w in data["workers"]]
+    lines += ["# HELP pantau_worker_disk_free_bytes Free bytes on a worker's media disk.",
+              "# TYPE pantau_worker_disk_free_bytes gauge"]
+    lines += [
+        f'pantau_worker_disk_free_bytes{{worker="{_label(w["name"])}"}} {w["disk_free_bytes"]}'
+        for w in data["workers"] if w["disk_free_bytes"] is not None
+    ]
+    lines += ["# HELP pantau_disk_guard_active Whether a live worker is deleting old footage to free space.",
+              "# TYPE pantau_disk_guard_active gauge", f"pantau_disk_guard_active {int(data['disk_guard_active'])}"]
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return Response(prometheus(summary()), mimetype="text/plain; version=0.0.4")
