@@ -1,20 +1,32 @@
-"""Open data JSON API (version 1)."""
+"""Open data API (version 1): the public cameras as GeoJSON and CSV, and the OpenAPI document describing them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from portal.catalogue import feature, public_cameras
+from portal import opendata
+from portal.catalogue import public_cameras
+from portal.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/cameras.geojson")
 def cameras_geojson() -> ResponseReturnValue:
-    body = {"type": "FeatureCollection", "features": [feature(c) for c in public_cameras()]}
-    response = jsonify(body)
-    response.mimetype = "application/geo+json"
-    response.headers["Cache-Control"] = "public, max-age=5"
+    return opendata.respond(request, opendata.geojson_body(public_cameras()), "application/geo+json")
+
+
+@bp.get("/cameras.csv")
+def cameras_csv() -> ResponseReturnValue:
+    response = opendata.respond(request, opendata.csv_body(public_cameras(), request.url_root), "text/csv")
+    response.headers["Content-Disposition"] = 'inline; filename="pantau-cameras.csv"'
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    response = jsonify(document())
     response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "public, max-age=300"
     return response

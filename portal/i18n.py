@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, request
-from flask_babel import Babel
+from flask_babel import Babel, format_date, format_datetime, format_time, format_timedelta, gettext
 
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
 COOKIE = "lang"
+# Indonesia's own names for its time zones, understood in both languages.
+ZONES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
@@ -41,7 +45,10 @@ def compile_catalogues() -> None:
 
 def init_app(app: Flask) -> None:
     compile_catalogues()
-    Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS),
+          default_timezone=app.config["PANTAU"].timezone)
+    app.add_template_filter(when, "when")
+    app.add_template_filter(last_seen, "last_seen")
 
     @app.after_request
     def _remember(response: Response) -> Response:
@@ -52,4 +59,26 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _languages() -> dict[str, object]:
-        return {"languages": LANGUAGES, "current_locale": select_locale()}
+        return {"languages": LANGUAGES, "current_locale": select_locale(), "lang_url": lang_url}
+
+
+def lang_url(code: str) -> str:
+    """This page in another language, its other query parameters kept."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return f"{request.path}?{urlencode(args, doseq=True)}"
+
+
+def when(moment: dt.datetime) -> str:
+    """A moment in the city's time zone, in the reader's language (``22 Nov 2026, 21.50 WITA``)."""
+    zone = ZONES.get(current_app.config["PANTAU"].timezone) or format_datetime(moment, "zzz")
+    return f"{format_date(moment, 'medium')}, {format_time(moment, 'short')} {zone}"
+
+
+def last_seen(moment: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """``Last seen 22 Nov 2026, 21.50 WITA (2 hours ago)``, or that it never was."""
+    if moment is None:
+        return gettext("Never seen online yet")
+    now = now or dt.datetime.now(dt.UTC)
+    ago = format_timedelta(moment - now, add_direction=True, threshold=1.0)
+    return gettext("Last seen %(when)s (%(ago)s)", when=when(moment), ago=ago)

@@ -1,30 +1,170 @@
-"""Public pages: the camera map and the live view of one camera."""
+"""Public pages: the camera map, the list, one camera's live view, the embeddable player and the multi-view."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
-from flask.typing import ResponseReturnValue
+from html import escape
 
-from portal.catalogue import public_camera, public_properties
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+
+from portal.catalogue import (
+    CATEGORY_LABELS,
+    STATUS_LABELS,
+    Filters,
+    PublicCamera,
+    districts,
+    find_cameras,
+    nearby,
+    public_camera,
+    public_cameras_by_id,
+    public_properties,
+)
+from portal.i18n import last_seen
 from portal.mapview import render_map
+from portal.settings import Settings
 
 bp = Blueprint("public", __name__)
+PER_PAGE = 24
+MULTIVIEW_MAX = 9
+
+
+def _settings() -> Settings:
+    return current_app.config["PANTAU"]  # type: ignore[no-any-return]
+
+
+def _is_fragment() -> bool:
+    """An htmx request for a piece of the page (a history restore wants the whole page)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+
+
+def _vary(response: Response) -> Response:
+    response.vary.add("HX-Request")
+    return response
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _viewable_or_404(camera_id: int) -> PublicCamera:
+    camera = public_camera(camera_id)
+    if camera is None:
+        abort(404)
+    return camera
+
+
+def player_context(camera: PublicCamera) -> dict[str, object]:
+    return {"camera": camera, "props": public_properties(camera), "live_timeout_s": _settings().live_timeout_s,
+            "snapshot_interval_s": _settings().snapshot_interval_s}
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    rendered = render_map(current_app.config["PANTAU"])
-    return render_template("public/map.html", map=rendered)
+    return render_template("public/map.html", map=render_map(_settings()), status_labels=STATUS_LABELS)
+
+
+@bp.get("/kamera")
+def camera_list() -> ResponseReturnValue:
+    filters = Filters.from_args(request.args)
+    page = find_cameras(filters, page=_page_number(), per_page=PER_PAGE)
+    context = {
+        "filters": filters, "page": page, "districts": districts(), "categories": CATEGORY_LABELS,
+        "statuses": STATUS_LABELS, "snapshot_interval_s": _settings().snapshot_interval_s,
+    }
+    fragment = _is_fragment()
+    template = "public/_grid.html" if fragment else "public/list.html"
+    return _vary(make_response(render_template(template, fragment=fragment, **context)))
+
+
+def embed_snippet(camera: PublicCamera) -> str:
+    """The HTML another site pastes to show this camera's player (plain text: the template escapes it)."""
+    src = escape(url_for("public.embed", camera_id=camera.id, _external=True))
+    return (f'<iframe src="{src}" width="640" height="360" style="border:0;max-width:100%;aspect-ratio:16/9;'
+            f'height:auto" allow="autoplay; fullscreen" allowfullscreen loading="lazy" '
+            f'title="{escape(camera.name)}"></iframe>')
 
 
 @bp.get("/kamera/<int:camera_id>")
 def camera(camera_id: int) -> ResponseReturnValue:
+    cam = _viewable_or_404(camera_id)
+    return render_template(
+        "public/camera.html", **player_context(cam), nearby=nearby(cam), embed_snippet=embed_snippet(cam),
+        autoplay=request.args.get("autoplay") == "1", settings=_settings(),
+    )
+
+
+@bp.get("/kamera/<int:camera_id>/status.json")
+def camera_status(camera_id: int) -> ResponseReturnValue:
+    """Polled by open players every few seconds: 404 the moment a camera stops being public."""
     cam = public_camera(camera_id)
     if cam is None:
-        abort(404)
-    return render_template("public/camera.html", camera=cam, props=public_properties(cam))
+        response = jsonify({"error": "not_found"})
+        response.status_code = 404
+    else:
+        response = jsonify({
+            "id": cam.id,
+            "status": cam.status,
+            "status_label": cam.status_label,
+            "playable": cam.playable,
+            "last_online_at": cam.last_online_at.isoformat() if cam.last_online_at else None,
+            "last_seen": last_seen(cam.last_online_at),
+        })
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/embed/<int:camera_id>")
+def embed(camera_id: int) -> ResponseReturnValue:
+    """The player alone, for other sites to frame (the app leaves X-Frame-Options off this endpoint only)."""
+    cam = _viewable_or_404(camera_id)
+    return render_template("public/embed.html", **player_context(cam), autoplay=request.args.get("autoplay") == "1")
+
+
+def _ids(values: list[str]) -> list[int]:
+    ids: list[int] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if part.isdigit() and int(part) not in ids:
+                ids.append(int(part))
+    return ids[:MULTIVIEW_MAX]
+
+
+@bp.get("/multiview")
+def multiview() -> ResponseReturnValue:
+    cameras = public_cameras_by_id(_ids(request.args.getlist("ids")))
+    layout = 4 if len(cameras) <= 4 else 9
+    return render_template(
+        "public/multiview.html", cameras=cameras, layout=layout, players=[player_context(c) for c in cameras],
+        max_cameras=MULTIVIEW_MAX,
+    )
 
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     return {"status": "ok"}
+
+
+@bp.app_errorhandler(404)
+def not_found(_error: Exception) -> ResponseReturnValue:
+    """A translated page for people; a short JSON answer for programs."""
+    wants_json = request.path.startswith("/api/") or request.path.endswith(".json") or (
+        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+    )
+    if wants_json or request.path.startswith(("/media/", "/_auth/", "/static/")):
+        return jsonify({"error": "not_found", "message": gettext("Not found")}), 404
+    return render_template("public/404.html"), 404

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,8 @@ class Settings:
     hls_list_size: int = 6
     record_segment_seconds: int = 60
     snapshot_interval_s: int = 5
+    live_timeout_s: int = 300
+    timezone: str = "Asia/Makassar"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +92,12 @@ class Settings:
                     raise SettingsError(f"{PREFIX}{name.upper()} is required in production")
             if self.allow_file_sources:
                 raise SettingsError(f"{PREFIX}ALLOW_FILE_SOURCES is only for demo mode")
+        if self.live_timeout_s < 0:
+            raise SettingsError(f"{PREFIX}LIVE_TIMEOUT_S cannot be negative (0 means never pause)")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"{PREFIX}TIMEZONE must be an IANA time zone such as Asia/Makassar") from None
         changes: dict[str, Any] = {}
         if not self.secret_key:
             changes["secret_key"] = secrets.token_hex(32)

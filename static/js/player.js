@@ -1,31 +1,265 @@
-/* Pantau live player: hls.js where Media Source Extensions exist, native HLS otherwise. */
+/* Pantau live player: one controller per [data-player] element.
+   - Saves data: the snapshot is the poster; nothing is fetched from the HLS URL until the viewer presses play;
+     the live view pauses after data-timeout seconds and asks whether to continue.
+   - Private stays private: polls data-status-url (every 2.5 s while playing) and stops, drops the poster and
+     says so when it answers 404; an HLS 403 stops it too.
+   - hls.js where Media Source Extensions exist, native HLS otherwise (Safari on iOS).
+   window.PantauPlayer is the hls.js instance last started; window.PantauPlayers the controllers; each player's
+   element says its state in data-state (idle, loading, playing, held, paused, offline, gone, error);
+   window.PantauPlayerConfig, if set before play, is merged into the hls.js configuration. */
 (function () {
   "use strict";
-  var video = document.getElementById("live-video");
-  if (!video) { return; }
-  var src = video.dataset.src;
-  var message = document.querySelector(".player-message");
+  var POLL_PLAYING_MS = 2500, POLL_IDLE_MS = 20000, RETRY_MS = 3000, MAX_RETRIES = 10;
+  var ACTIVE = { loading: true, playing: true };
+  var players = [];
+  var scripts = {};
 
-  function say(text) { if (message) { message.textContent = text || ""; } }
-
-  if (window.Hls && window.Hls.isSupported()) {
-    var hls = new window.Hls({ liveSyncDurationCount: 2, lowLatencyMode: false, backBufferLength: 10 });
-    hls.on(window.Hls.Events.ERROR, function (_e, data) {
-      if (data.fatal) {
-        if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR) {
-          setTimeout(function () { hls.loadSource(src); hls.startLoad(); }, 3000);
-        } else {
-          hls.recoverMediaError();
-        }
-      }
-    });
-    hls.loadSource(src);
-    hls.attachMedia(video);
-    window.PantauPlayer = hls;
-  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-    video.src = src;
-  } else {
-    say(video.dataset.unsupported || "");
+  function loadScript(url) {  // hls.js (130 kB compressed) is only fetched when someone presses play
+    if (!scripts[url]) {
+      scripts[url] = new Promise(function (resolve, reject) {
+        var tag = document.createElement("script");
+        tag.src = url;
+        tag.onload = resolve;
+        tag.onerror = reject;
+        document.head.appendChild(tag);
+      });
+    }
+    return scripts[url];
   }
-  video.play().catch(function () { /* autoplay refused: the controls remain */ });
+
+  function Player(root) {
+    var self = this;
+    this.root = root;
+    this.id = root.dataset.cameraId;
+    this.video = root.querySelector("video");
+    this.playButton = root.querySelector("[data-action=play]");
+    this.continueButton = root.querySelector("[data-action=continue]");
+    this.notice = root.querySelector(".player-notice");
+    this.noticeText = root.querySelector(".player-notice-text");
+    this.noticeSeen = root.querySelector(".player-notice-seen");
+    this.live = root.querySelector(".player-live");
+    this.labels = JSON.parse(root.dataset.labels || "{}");
+    this.src = root.dataset.src;
+    this.timeoutMs = Number(root.dataset.timeout || 0) * 1000;
+    this.snapshotMs = Math.max(5, Number(root.dataset.snapshotEvery || 5)) * 1000;
+    this.hls = null;
+    this.retries = 0;
+    this.timer = null;
+    this.pollTimer = null;
+    this.polling = false;
+    this.ownPause = false;
+    this.state = root.dataset.state;
+
+    this.playButton.addEventListener("click", function () { self.start(true); });
+    this.continueButton.addEventListener("click", function () { self.start(true); });
+    this.video.addEventListener("playing", function () {
+      self.retries = 0;
+      if (self.state !== "playing") { self.setState("playing"); self.say(self.labels.playing); }
+    });
+    this.video.addEventListener("pause", function () {
+      if (self.ownPause) { self.ownPause = false; return; }  // our own teardown, not the viewer
+      if (!ACTIVE[self.state]) { return; }
+      self.pausedByViewer = true;               // paused with the video controls: stop downloading too
+      if (self.hls) { self.hls.stopLoad(); }
+      clearTimeout(self.timer);
+      self.setState("held");
+    });
+    this.video.addEventListener("play", function () {
+      if (self.pausedByViewer) { self.pausedByViewer = false; self.start(false); }  // back to the live edge
+    });
+    this.video.addEventListener("error", function () { if (!self.hls && ACTIVE[self.state]) { self.pollNow(); } });
+    this.schedulePoll();
+    this.scheduleSnapshot();
+    if (root.dataset.autoplay === "1" && this.state === "idle") { this.start(false); }
+  }
+
+  Player.prototype.say = function (text) {
+    this.live.textContent = "";
+    var live = this.live;
+    window.setTimeout(function () { live.textContent = text || ""; }, 50);  // re-announce the same text
+  };
+
+  Player.prototype.setState = function (state, text, seen, button) {
+    this.state = state;
+    this.root.dataset.state = state;
+    this.playButton.hidden = state !== "idle";
+    this.notice.hidden = !text;
+    this.noticeText.textContent = text || "";
+    if (seen !== undefined) { this.noticeSeen.textContent = seen || ""; }
+    this.continueButton.hidden = !button;
+    if (button) { this.continueButton.textContent = button; }
+    this.schedulePoll();
+  };
+
+  Player.prototype.start = function (focus) {
+    if (this.state === "gone" || this.state === "offline") { return; }
+    this.teardown();
+    this.video.controls = true;
+    this.setState("loading");
+    this.say(this.labels.loading);
+    var self = this, attempt = this.attempt;
+    var script = this.root.dataset.hlsScript;
+    if (!window.Hls && script && (window.MediaSource || window.ManagedMediaSource)) {
+      loadScript(script).then(
+        function () { if (self.attempt === attempt) { self.attach(focus); } },
+        function () { if (self.attempt === attempt) { self.attach(focus); } }  // native HLS, if any
+      );
+      return;
+    }
+    this.attach(focus);
+  };
+
+  Player.prototype.attach = function (focus) {
+    var Hls = window.Hls, self = this;
+    if (Hls && Hls.isSupported()) {
+      var config = {
+        liveSyncDurationCount: 1.5, liveMaxLatencyDurationCount: 5, maxLiveSyncPlaybackRate: 1.2,
+        maxBufferLength: 10, backBufferLength: 10, manifestLoadingMaxRetry: 0
+      };
+      var extra = window.PantauPlayerConfig || {};  // a page or a benchmark may tune hls.js
+      for (var key in extra) { if (Object.prototype.hasOwnProperty.call(extra, key)) { config[key] = extra[key]; } }
+      var hls = new Hls(config);
+      hls.on(Hls.Events.ERROR, function (_e, data) { self.onError(hls, data); });
+      hls.loadSource(this.src);
+      hls.attachMedia(this.video);
+      this.hls = hls;
+      window.PantauPlayer = hls;
+    } else if (this.video.canPlayType("application/vnd.apple.mpegurl")) {
+      this.video.src = this.src;
+    } else {
+      this.fail(this.labels.unsupported, false);
+      return;
+    }
+    var played = this.video.play();
+    if (played && played.catch) { played.catch(function () { /* refused: the controls remain */ }); }
+    if (focus) { this.video.focus(); }
+    if (this.timeoutMs > 0) {
+      this.timer = window.setTimeout(function () { self.pauseToSaveData(); }, this.timeoutMs);
+    }
+  };
+
+  Player.prototype.teardown = function () {
+    this.attempt = (this.attempt || 0) + 1;  // a pending start() is cancelled
+    window.clearTimeout(this.timer);
+    if (!this.video.paused) { this.ownPause = true; this.video.pause(); }  // first: detaching fires no 2nd pause
+    if (this.hls) {
+      if (window.PantauPlayer === this.hls) { window.PantauPlayer = null; }
+      this.hls.destroy();
+      this.hls = null;
+    }
+    if (this.video.hasAttribute("src")) { this.video.removeAttribute("src"); this.video.load(); }
+    this.video.controls = false;
+    this.pausedByViewer = false;
+  };
+
+  Player.prototype.pauseToSaveData = function () {
+    this.teardown();
+    this.setState("paused", this.labels.paused, "", this.labels["continue"]);
+    this.say(this.labels.paused);
+    this.continueButton.focus();
+  };
+
+  Player.prototype.fail = function (text, retry) {
+    this.teardown();
+    this.setState("error", text, "", retry ? this.labels.retry : null);
+    this.say(text);
+  };
+
+  Player.prototype.gone = function () {
+    this.teardown();
+    this.video.removeAttribute("poster");
+    this.root.classList.add("player-gone");
+    window.clearTimeout(this.pollTimer);
+    this.setState("gone", this.labels.gone, "");
+    this.say(this.labels.gone);
+    var badges = document.querySelectorAll('[data-status-for="' + this.id + '"]');
+    for (var i = 0; i < badges.length; i++) { badges[i].hidden = true; }
+  };
+
+  Player.prototype.onError = function (hls, data) {
+    var code = data.response && data.response.code;
+    if (code === 401 || code === 403) { this.gone(); return; }  // the server refuses: no longer public
+    if (!data.fatal || hls !== this.hls) { return; }
+    var self = this, Hls = window.Hls;
+    this.pollNow();
+    if (this.retries++ >= MAX_RETRIES) { this.fail(this.labels.error, true); return; }
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
+    window.setTimeout(function () {
+      if (hls === self.hls && ACTIVE[self.state]) { hls.loadSource(self.src); hls.startLoad(-1); }
+    }, RETRY_MS);
+  };
+
+  Player.prototype.applyStatus = function (data) {
+    var badges = document.querySelectorAll('[data-status-for="' + this.id + '"]');
+    for (var i = 0; i < badges.length; i++) {
+      badges[i].textContent = data.status_label;
+      badges[i].className = "status status-" + data.status;
+    }
+    if (!data.playable && this.state !== "offline") {
+      this.teardown();
+      var text = this.labels.offline[data.status] || this.labels.offline.offline;
+      this.setState("offline", text, data.last_seen);
+      this.say(text + " " + data.last_seen);
+    } else if (data.playable && this.state === "offline") {
+      this.setState("idle", null, "");
+      this.say(this.labels.back);
+    }
+  };
+
+  Player.prototype.pollNow = function () {
+    var self = this;
+    if (this.polling || this.state === "gone") { return; }
+    this.polling = true;
+    window.clearTimeout(this.pollTimer);
+    fetch(this.root.dataset.statusUrl, { cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.status === 404) { self.gone(); return null; }
+        return r.ok ? r.json() : null;
+      })
+      .then(function (data) { if (data && self.state !== "gone") { self.applyStatus(data); } })
+      .catch(function () { /* offline phone: try again later */ })
+      .then(function () { self.polling = false; self.schedulePoll(); });
+  };
+
+  Player.prototype.schedulePoll = function () {
+    var self = this;
+    window.clearTimeout(this.pollTimer);
+    if (this.state === "gone" || this.polling) { return; }
+    var wait = ACTIVE[this.state] ? POLL_PLAYING_MS : POLL_IDLE_MS;
+    this.pollTimer = window.setTimeout(function () {
+      if (document.hidden && !ACTIVE[self.state]) { self.schedulePoll(); return; }
+      self.pollNow();
+    }, wait);
+  };
+
+  Player.prototype.scheduleSnapshot = function () {
+    var self = this;
+    window.setTimeout(function () {
+      if (self.state === "gone") { return; }
+      if (self.state === "idle" && !document.hidden && self.root.dataset.snapshot) {
+        var slot = Math.floor(Date.now() / self.snapshotMs);
+        var url = self.root.dataset.snapshot + "?t=" + slot, img = new Image();
+        img.onload = function () { if (self.state === "idle") { self.video.poster = url; } };
+        img.src = url;
+      }
+      self.scheduleSnapshot();
+    }, this.snapshotMs);
+  };
+
+  function init() {
+    var roots = document.querySelectorAll("[data-player]");
+    for (var i = 0; i < roots.length; i++) {
+      if (!roots[i].pantauPlayer) { roots[i].pantauPlayer = new Player(roots[i]); players.push(roots[i].pantauPlayer); }
+    }
+    var all = document.querySelector("[data-action=play-all]");
+    if (all) {
+      all.addEventListener("click", function () {
+        players.forEach(function (p) { if (p.state === "idle" || p.state === "paused") { p.start(false); } });
+      });
+    }
+  }
+
+  window.PantauPlayers = players;
+  window.PantauPlayer = null;
+  init();
 })();

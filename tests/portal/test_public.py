@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
-from flask_babel import refresh
 from flask.testing import FlaskClient
+from flask_babel import refresh
 
 from portal.models import db
 from tests.conftest import add_camera

@@ -1,0 +1,37 @@
+"""``python -m bench``: run every ``bench/<name>/`` package that has a ``run()`` and write its results."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import sys
+
+import bench
+
+
+def main(argv: list[str]) -> int:
+    wanted = set(argv)
+    failed = []
+    for info in sorted(pkgutil.iter_modules(bench.__path__), key=lambda i: i.name):
+        if not info.ispkg or info.name == "results" or (wanted and info.name not in wanted):
+            continue
+        module = importlib.import_module(f"bench.{info.name}")
+        run = getattr(module, "run", None)
+        if not callable(run):
+            continue
+        print(f"== bench.{info.name}", flush=True)
+        try:
+            figures = run()
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            print(f"bench.{info.name} failed: {exc!r}", file=sys.stderr)
+            failed.append(info.name)
+            continue
+        path = bench.write_result(info.name, figures)
+        print(json.dumps(figures, indent=2))
+        print(f"-> {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,138 @@
+"""The live player in a real browser: data saving, the live timeout, offline cameras, keyboard use, and
+a camera made private stopping within 5 s (by the status poll, and by the HLS 403 alone)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+PLAYING = "document.getElementById('live-video').currentTime > 0"
+
+
+def test_snapshot_only_until_play_is_pressed(live_server: LiveServer, page: Any, media: Path) -> None:
+    camera = live_server.camera(name="Tugu MTQ")
+    live_server.install_media(camera, media)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    page.wait_for_load_state("networkidle")
+    video = page.locator("#live-video")
+    expect(video).to_have_attribute("poster", f"/media/snapshots/{camera.media_key}.jpg")
+    assert not [u for u in requests if "/media/hls/" in u or "hls.min.js" in u], requests
+    with page.expect_request(f"**/media/hls/{camera.media_key}/index.m3u8"):
+        page.get_by_role("button", name="Tonton langsung").click()
+    page.wait_for_function(PLAYING)
+    expect(page.locator(".player-live")).to_have_text("Memutar langsung")
+
+
+def test_live_view_pauses_after_the_timeout_and_continues(serve: Any, page: Any, media: Path) -> None:
+    live_server = serve(live_timeout_s=3)
+    camera = live_server.camera(name="Pasar Sentral")
+    live_server.install_media(camera, media)
+    page.goto(f"{live_server.url}/kamera/{camera.id}?lang=en")
+    page.get_by_role("button", name="Watch live").click()
+    page.wait_for_function(PLAYING)
+    player = page.locator(".player")
+    expect(player).to_have_attribute("data-state", "paused", timeout=8_000)
+    expect(page.locator(".player-notice-text")).to_contain_text("paused to save your data")
+    resume = page.get_by_role("button", name="Continue watching")
+    expect(resume).to_be_focused()
+    assert page.evaluate("window.PantauPlayer") is None  # hls.js destroyed: no more downloads
+    resume.press("Enter")
+    expect(player).to_have_attribute("data-state", "playing")
+
+
+def test_offline_camera_says_when_it_was_last_seen(live_server: LiveServer, page: Any) -> None:
+    camera = live_server.camera(name="Jembatan Teluk", status="online", seen_ago_s=7200)
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    notice = page.locator(".player-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Kamera ini sedang tidak aktif.")
+    expect(notice).to_contain_text("Terakhir terlihat")
+    expect(page.get_by_role("button", name="Tonton langsung")).to_be_hidden()
+    expect(page.locator(".player")).to_have_attribute("data-state", "offline")
+
+
+def test_player_works_from_the_keyboard(live_server: LiveServer, page: Any, media: Path) -> None:
+    camera = live_server.camera(name="Balai Kota")
+    live_server.install_media(camera, media)
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    play = page.get_by_role("button", name="Tonton langsung: Balai Kota")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.action === 'play'"):
+            break
+    expect(play).to_be_focused()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    page.keyboard.press("Enter")
+    page.wait_for_function(PLAYING)
+    expect(page.locator("#live-video")).to_be_focused()
+
+
+def _stops_within(page: Any, live_server: LiveServer, camera_id: int, limit_s: float) -> float:
+    hls_requests: list[float] = []
+    page.on("request", lambda r: hls_requests.append(time.monotonic()) if "/media/hls/" in r.url else None)
+    made_private = time.monotonic()
+    live_server.update(camera_id, public=False)
+    page.wait_for_function("document.querySelector('.player').dataset.state === 'gone'", timeout=limit_s * 1000)
+    took = time.monotonic() - made_private
+    assert page.evaluate("window.PantauPlayer") is None
+    assert page.evaluate("document.getElementById('live-video').getAttribute('poster')") is None
+    expect(page.locator(".player-notice-text")).to_contain_text("tidak lagi publik")
+    stopped = time.monotonic()
+    page.wait_for_timeout(2500)  # nothing may be asked of the HLS URL after the stop
+    assert not [t for t in hls_requests if t > stopped + 0.2]
+    return took
+
+
+def test_camera_made_private_stops_within_5_s_by_status_poll(live_server: LiveServer, page: Any,
+                                                                media: Path) -> None:
+    camera = live_server.camera(name="Pantai Nambo")
+    live_server.install_media(camera, media)
+    # The HLS files come straight from disk, as a CDN might still serve them: only the status poll can stop it.
+    page.route(f"**/media/hls/{camera.media_key}/*",
+               lambda route: route.fulfill(path=str(media / route.request.url.rsplit("/", 1)[1])))
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    page.get_by_role("button", name="Tonton langsung").click()
+    page.wait_for_function(PLAYING)
+    assert _stops_within(page, live_server, camera.id, 5.0) < 5.0
+
+
+def test_camera_made_private_stops_on_hls_403_alone(live_server: LiveServer, page: Any, media: Path) -> None:
+    camera = live_server.camera(name="Kali Kadia")
+    live_server.install_media(camera, media)
+    # The status endpoint keeps saying "online": only the server's 403 on the playlist can stop the player.
+    online = {"id": camera.id, "status": "online", "status_label": "Aktif", "playable": True,
+              "last_online_at": None, "last_seen": ""}
+    page.route("**/status.json", lambda route: route.fulfill(status=200, json=online))
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    page.get_by_role("button", name="Tonton langsung").click()
+    page.wait_for_function(PLAYING)
+    assert _stops_within(page, live_server, camera.id, 5.0) < 5.0
+
+
+def test_pausing_stops_downloading_and_play_resumes_live(live_server: LiveServer, page: Any, media: Path) -> None:
+    camera = live_server.camera(name="Simpang Lima")
+    live_server.install_media(camera, media)
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    page.get_by_role("button", name="Tonton langsung").click()
+    page.wait_for_function(PLAYING)
+    player = page.locator(".player")
+    expect(player).to_have_attribute("data-state", "playing")
+    page.evaluate("document.getElementById('live-video').pause()")
+    expect(player).to_have_attribute("data-state", "held")
+    hls_requests: list[str] = []
+    page.on("request", lambda r: hls_requests.append(r.url) if "/media/hls/" in r.url else None)
+    page.wait_for_timeout(2500)  # a paused live view asks for nothing more
+    assert hls_requests == []
+    page.evaluate("document.getElementById('live-video').play()")
+    expect(player).to_have_attribute("data-state", "playing")
+    assert hls_requests and hls_requests[0].endswith("/index.m3u8")

@@ -1,0 +1,149 @@
+"""End-to-end fixtures: a real portal over HTTP, real workers (ffmpeg) and simulated RTSP cameras."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.conftest import WORKER_TOKEN, make_settings, migrated_app
+from tests.support.tools import free_port, require_tool, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Portal:
+    app: Flask
+    url: str
+    media_root: Path
+    server: BaseWSGIServer
+
+    def worker_env(self, name: str, **extra: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "PANTAU_PORTAL_URL": self.url,
+            "PANTAU_WORKER_TOKEN": WORKER_TOKEN,
+            "PANTAU_MEDIA_ROOT": str(self.media_root),
+            "PANTAU_WORKER_NAME": name,
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(extra)
+        return env
+
+
+def serve(app: Flask) -> tuple[BaseWSGIServer, str]:
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture()
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    require_tool("ffmpeg", reason="the worker runs ffmpeg")
+    settings = make_settings(tmp_path, sync_interval_s=1, lease_seconds=6, segment_seconds=1, hls_list_size=4,
+                             record_segment_seconds=4, snapshot_interval_s=2)
+    app = migrated_app(settings)
+    server, url = serve(app)
+    try:
+        yield Portal(app=app, url=url, media_root=settings.media_path, server=server)
+    finally:
+        server.shutdown()
+        with app.app_context():
+            from portal.models import db
+
+            db.engine.dispose()
+
+
+def ffmpeg_children(media_root: Path) -> list[int]:
+    """Pids of ffmpeg processes writing under this media root (so parallel runs don't confuse us)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and b"ffmpeg" in cmdline[0].rsplit(b"/", 1)[-1] and any(str(media_root).encode() in a for a in cmdline):
+            try:
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+@dataclass
+class Workers:
+    portal: Portal
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        log = open(self.portal.media_root.parent / f"worker-{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "transcoder"], env=self.portal.worker_env(name, **env), cwd=ROOT,
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def log(self, name: str) -> str:
+        path = self.portal.media_root.parent / f"worker-{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture()
+def workers(portal: Portal) -> Iterator[Workers]:
+    pool = Workers(portal)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+        leftovers = ffmpeg_children(portal.media_root)
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+        assert not leftovers, f"ffmpeg left running after the workers stopped: {leftovers}"
+
+
+@pytest.fixture()
+def rtsp() -> Iterator[Callable[..., object]]:
+    from tests.support.rtsp import RtspSimulator
+
+    started: list[RtspSimulator] = []
+
+    def start(**kwargs: object) -> RtspSimulator:
+        sim = RtspSimulator(**kwargs)  # type: ignore[arg-type]
+        sim.start()
+        started.append(sim)
+        return sim
+
+    try:
+        yield start
+    finally:
+        for sim in started:
+            sim.close()
+
+
+__all__ = ["Portal", "Workers", "ffmpeg_children", "wait_for"]

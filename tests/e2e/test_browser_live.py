@@ -1,0 +1,52 @@
+"""The camera page in headless Chromium plays a real camera: ``video.currentTime`` advances."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Portal, Workers
+from tests.e2e.test_live import add_camera, fetch, playlist_url
+from tests.support.tools import require_tool, wait_for
+
+pytestmark = [pytest.mark.rtsp, pytest.mark.browser, pytest.mark.slow]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture()
+def page() -> Iterator[Any]:
+    chromium = require_tool("/usr/bin/chromium", reason="browser tests drive Debian's Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def start_playing(page: Any) -> None:
+    """Press play the way a viewer does (the page shows a snapshot until then)."""
+    button = page.locator("[data-play], .play-button, button.play")
+    if button.count():
+        button.first.click()
+    else:
+        page.locator("#live-video").click()
+
+
+def test_camera_page_plays_live_video_in_chromium(portal: Portal, workers: Workers, rtsp, page) -> None:  # type: ignore[no-untyped-def]
+    sim = rtsp(cameras=1)
+    camera = add_camera(portal, sim.url(1))
+    workers.start("w1")
+    wait_for(lambda: fetch(playlist_url(portal, camera))[0] == 200, timeout=30, message="no live playlist")
+    page.goto(f"{portal.url}/kamera/{camera.id}")
+    start_playing(page)
+    page.wait_for_function("() => document.getElementById('live-video').currentTime > 0.5", timeout=30_000)
+    first = page.evaluate("() => document.getElementById('live-video').currentTime")
+    page.wait_for_function(f"() => document.getElementById('live-video').currentTime > {first + 2}",
+                           timeout=20_000)
+    assert page.evaluate("() => document.getElementById('live-video').videoWidth") == 1280

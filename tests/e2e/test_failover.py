@@ -1,0 +1,112 @@
+"""Failures: cameras that vanish, ffmpeg that dies, workers killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from portal.models import CameraLease, db
+from tests.conftest import make_settings, migrated_app
+from tests.e2e.conftest import Portal, Workers, ffmpeg_children, serve
+from tests.e2e.test_live import add_camera, camera_status, fetch, media_sequence, playlist_url
+from tests.support.tools import wait_for
+
+pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
+
+
+def grows(portal: Portal, url: str, by: int = 2, timeout: float = 20) -> None:
+    start = media_sequence(fetch(url)[1])
+    wait_for(lambda: media_sequence(fetch(url)[1]) >= start + by, timeout=timeout,
+             message=f"playlist did not grow by {by} within {timeout} s")
+
+
+def test_camera_that_vanishes_goes_offline_and_returns(portal: Portal, workers: Workers, rtsp) -> None:  # type: ignore[no-untyped-def]
+    sim = rtsp(cameras=1)
+    camera = add_camera(portal, sim.url(1))
+    workers.start("w1")
+    url = playlist_url(portal, camera)
+    wait_for(lambda: (s := camera_status(portal, camera.id)) is not None and s.status == "online",
+             timeout=30, message="camera never online")
+    sim.stop_camera(sim.name(1))
+    gone = time.monotonic()
+    wait_for(lambda: (s := camera_status(portal, camera.id)) is not None and s.status in ("offline", "error"),
+             timeout=20, message="a vanished camera was not reported offline within 20 s")
+    assert time.monotonic() - gone < 20
+    s = camera_status(portal, camera.id)
+    assert s is not None and "secret" not in (s.stderr_tail or "")
+    sim.start_camera(sim.name(1))
+    back = time.monotonic()
+    before = media_sequence(fetch(url)[1])
+    wait_for(lambda: media_sequence(fetch(url)[1]) > before, timeout=10,
+             message="the camera did not stream again after coming back")
+    # Streams again within 5 s of coming back (measured to the first new segment on the playlist).
+    assert time.monotonic() - back < 5 + 1, "recovery slower than 5 s (+1 s for one segment)"
+
+
+def test_killed_ffmpeg_is_restarted(portal: Portal, workers: Workers, rtsp) -> None:  # type: ignore[no-untyped-def]
+    sim = rtsp(cameras=1)
+    camera = add_camera(portal, sim.url(1))
+    workers.start("w1")
+    url = playlist_url(portal, camera)
+    wait_for(lambda: len(ffmpeg_children(portal.media_root)) == 1, timeout=30, message="no ffmpeg")
+    wait_for(lambda: fetch(url)[0] == 200, timeout=30, message="no playlist")
+    [pid] = ffmpeg_children(portal.media_root)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: ffmpeg_children(portal.media_root) not in ([], [pid]), timeout=15,
+             message="the killed ffmpeg was not restarted")
+    grows(portal, url)
+    wait_for(lambda: (s := camera_status(portal, camera.id)) is not None and s.restarts_last_hour >= 1,
+             timeout=10, message="the restart was not counted")
+
+
+@pytest.fixture()
+def pg_portal(tmp_path: Path, pg_url: str) -> Iterator[Portal]:
+    settings = make_settings(tmp_path, database_url=pg_url, sync_interval_s=1, lease_seconds=6, segment_seconds=1,
+                             hls_list_size=4, record_segment_seconds=4)
+    app = migrated_app(settings)
+    server, url = serve(app)
+    try:
+        yield Portal(app=app, url=url, media_root=settings.media_path, server=server)
+    finally:
+        server.shutdown()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_sigkilled_worker_leaves_no_ffmpeg_and_another_takes_over(pg_portal: Portal, rtsp) -> None:  # type: ignore[no-untyped-def]
+    sim = rtsp(cameras=2)
+    cams = [add_camera(pg_portal, sim.url(i), name=f"C{i}") for i in (1, 2)]
+    pool = Workers(pg_portal)
+    try:
+        first = pool.start("w1")
+        wait_for(lambda: len(ffmpeg_children(pg_portal.media_root)) == 2, timeout=30, message="w1 runs nothing")
+
+        def holders() -> set[str]:
+            with pg_portal.app.app_context():
+                return {lease.worker.name for lease in db.session.query(CameraLease)}
+
+        assert holders() == {"w1"}
+        pool.start("w2")
+        wait_for(lambda: (pg_portal.media_root.parent / "worker-w2.log").exists(), timeout=10, message="w2")
+        mine = set(ffmpeg_children(pg_portal.media_root))
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        killed = time.monotonic()
+        wait_for(lambda: not (mine & set(ffmpeg_children(pg_portal.media_root))), timeout=10,
+                 message="ffmpeg of the SIGKILLed worker kept running")
+        settings = pg_portal.app.config["PANTAU"]
+        limit = settings.lease_seconds + settings.sync_interval_s + 10  # + time for ffmpeg to write a segment
+        wait_for(lambda: holders() == {"w2"} and len(ffmpeg_children(pg_portal.media_root)) == 2,
+                 timeout=limit, message="the second worker did not take over the cameras")
+        for cam in cams:
+            grows(pg_portal, playlist_url(pg_portal, cam), by=1, timeout=limit)
+        assert time.monotonic() - killed < limit + 5
+    finally:
+        pool.stop_all()
+    assert not ffmpeg_children(pg_portal.media_root)
