@@ -35,6 +35,7 @@ class Portal:
             "PANTAU_WORKER_TOKEN": WORKER_TOKEN,
             "PANTAU_MEDIA_ROOT": str(self.media_root),
             "PANTAU_WORKER_NAME": name,
+            "PANTAU_WORKER_METRICS": f"127.0.0.1:{free_port()}",
             "PYTHONUNBUFFERED": "1",
         }
         env.update(extra)

@@ -31,11 +31,7 @@ def page() -> Iterator[Any]:
 
 def start_playing(page: Any) -> None:
     """Press play the way a viewer does (the page shows a snapshot until then)."""
-    button = page.locator("[data-play], .play-button, button.play")
-    if button.count():
-        button.first.click()
-    else:
-        page.locator("#live-video").click()
+    page.locator(".player [data-action=play]").first.click()
 
 
 def test_camera_page_plays_live_video_in_chromium(portal: Portal, workers: Workers, rtsp, page) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,258 @@
+"""The production front door for real: nginx (the project's own configuration) in front of gunicorn serving
+``wsgi:app``, on a migrated SQLite database, with HLS files and snapshots on disk as a worker would leave them.
+
+What it proves: nginx serves public media straight from disk (the portal has ``SERVE_MEDIA`` off, so a
+request that reached Python would be a 404), asks the portal about every playlist, segment and snapshot,
+refuses private and unknown cameras even when their files exist, stops serving a camera within about one
+auth-cache lifetime after it is made private, passes pages to gunicorn while serving static assets itself, and
+lets other sites frame the embeddable player (only that page).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import WORKER_TOKEN, add_camera, make_settings, migrated_app
+from tests.support.nginx import ROOT, NginxServer
+from tests.support.tools import free_port, require_tool, wait_for
+
+pytestmark = [pytest.mark.nginx, pytest.mark.slow]
+
+AUTH_CACHE_SECONDS = 5  # nginx/render.py's default, what production runs with
+PLAYLIST = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:42\n#EXTINF:2.0,\nindex42.ts\n"
+SEGMENT = b"\x47\x40\x00\x10" + bytes(range(184)) * 4 + b"\x47" * 188
+UNKNOWN_KEY = "0123456789abcdef"  # well formed, in no database row
+MALFORMED_KEY = "Not_A-Key"  # passes nginx's pattern, not the portal's
+_SCRIPT = Path(sys.executable).with_name("pantau")  # the operator's CLI, in the same environment
+PANTAU = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-c", "from portal.cli import cli; cli()"]
+
+
+def snapshot_bytes(key: str) -> bytes:
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + key.encode() + b"\xff\xd9"
+
+
+@dataclass
+class Stack:
+    web: NginxServer
+    gunicorn_url: str
+    env: dict[str, str]
+    media_root: Path
+    cameras: dict[str, tuple[int, str]]  # name -> (id, media key)
+
+    def get(self, path: str, **headers: str) -> requests.Response:
+        return requests.get(self.web.url(path), headers=headers, timeout=10, allow_redirects=False)
+
+    def key(self, name: str) -> str:
+        return self.cameras[name][1]
+
+    def id(self, name: str) -> int:
+        return self.cameras[name][0]
+
+
+def media_paths(key: str) -> dict[str, str]:
+    return {
+        "playlist": f"/media/hls/{key}/index.m3u8",
+        "segment": f"/media/hls/{key}/index42.ts",
+        "snapshot": f"/media/snapshots/{key}.jpg",
+    }
+
+
+def write_media(root: Path, key: str) -> None:
+    """What a transcoder leaves under MEDIA_ROOT for a running camera."""
+    hls = root / "hls" / key
+    hls.mkdir(parents=True, exist_ok=True)
+    (hls / "index.m3u8").write_text(PLAYLIST)
+    (hls / "index42.ts").write_bytes(SEGMENT)
+    (root / "snapshots").mkdir(parents=True, exist_ok=True)
+    (root / "snapshots" / f"{key}.jpg").write_bytes(snapshot_bytes(key))
+
+
+def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{port}", "-w", "2",
+             "--graceful-timeout", "5"],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        return requests.get(url + "/healthz", timeout=2).status_code == 200
+
+    try:
+        wait_for(healthy, timeout=30, interval=0.2, message=f"gunicorn on {url} did not answer /healthz")
+    except BaseException:
+        stop_gunicorn(proc)
+        raise
+    return proc, url
+
+
+def stop_gunicorn(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    nginx = require_tool("/usr/sbin/nginx", reason="the front door is nginx")
+    tmp = tmp_path_factory.mktemp("front-door")
+    media_root = tmp / "media"
+    database_url = f"sqlite:///{tmp / 'pantau.db'}"
+
+    # migrate and seed through the app factory, as an operator's `pantau db upgrade` would
+    settings = make_settings(tmp, database_url=database_url, env="production", serve_media=False)
+    app = migrated_app(settings)
+    cameras: dict[str, tuple[int, str]] = {}
+    with app.app_context():
+        from portal.models import db
+
+        for name, public in (("public", True), ("private", False), ("flip", True)):
+            camera = add_camera(name=f"Kamera {name}", public=public)
+            cameras[name] = (camera.id, camera.media_key)
+        db.session.remove()
+        db.engine.dispose()
+    for _, key in cameras.values():
+        write_media(media_root, key)
+    for key in (UNKNOWN_KEY, MALFORMED_KEY):  # files on disk must not be enough
+        write_media(media_root, key)
+
+    env = {
+        **os.environ,
+        "PANTAU_ENV": "production",
+        "PANTAU_DATABASE_URL": database_url,
+        "PANTAU_MEDIA_ROOT": str(media_root),
+        "PANTAU_INSTANCE_PATH": str(tmp / "instance"),
+        "PANTAU_SECRET_KEY": "front-door-test-secret",
+        "PANTAU_WORKER_TOKEN": WORKER_TOKEN,
+        "PANTAU_SERVE_MEDIA": "false",  # nginx serves media; the portal must not be what answers
+        "PANTAU_TILE_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc, gunicorn_url = start_gunicorn(env, tmp / "gunicorn.log")
+    try:
+        with NginxServer(upstream=gunicorn_url.removeprefix("http://"), media_root=media_root,
+                         runtime_dir=tmp / "nginx", nginx=nginx,
+                         auth_cache_seconds=AUTH_CACHE_SECONDS) as web:
+            yield Stack(web=web, gunicorn_url=gunicorn_url, env=env, media_root=media_root, cameras=cameras)
+    finally:
+        stop_gunicorn(proc)
+
+
+def test_public_camera_media_comes_from_disk_through_nginx(stack: Stack) -> None:
+    key = stack.key("public")
+    paths = media_paths(key)
+
+    playlist = stack.get(paths["playlist"])
+    assert playlist.status_code == 200, playlist.text
+    assert playlist.text == PLAYLIST
+    assert playlist.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert playlist.headers["Cache-Control"].endswith(", max-age=1")  # nginx's location, not Flask's no-cache
+
+    segment = stack.get(paths["segment"])
+    assert segment.status_code == 200
+    assert segment.content == SEGMENT
+    assert segment.headers["Content-Type"] == "video/mp2t"
+    assert segment.headers["Cache-Control"].endswith("max-age=31536000, immutable")
+
+    snapshot = stack.get(paths["snapshot"])
+    assert snapshot.status_code == 200
+    assert snapshot.content == snapshot_bytes(key)
+    assert snapshot.headers["Content-Type"] == "image/jpeg"
+
+    # the portal itself does not serve media in production: only nginx could have answered
+    assert requests.get(stack.gunicorn_url + paths["playlist"], timeout=10).status_code == 404
+
+
+def test_private_camera_media_is_refused(stack: Stack) -> None:
+    key = stack.key("private")
+    for what, path in media_paths(key).items():
+        assert (stack.media_root / path.removeprefix("/media/")).is_file()  # the file is there...
+        response = stack.get(path)
+        assert response.status_code in (403, 404), f"{what}: {response.status_code}"  # ...and still refused
+        assert response.content != SEGMENT and not response.content.startswith(b"#EXTM3U")
+
+
+def test_unknown_keys_are_refused(stack: Stack) -> None:
+    for key in (UNKNOWN_KEY, MALFORMED_KEY):
+        for what, path in media_paths(key).items():
+            response = stack.get(path)
+            assert response.status_code in (403, 404), f"{key} {what}: {response.status_code}"
+    for path in ("/media/hls/../snapshots/x.jpg", f"/media/hls/{stack.key('public')}/../../../etc/passwd",
+                 f"/media/recordings/{stack.key('public')}/a.mp4", f"/_auth/media/{stack.key('public')}"):
+        assert stack.get(path).status_code in (400, 403, 404), path
+
+
+def test_making_a_camera_private_stops_its_media_within_the_auth_cache_lifetime(stack: Stack) -> None:
+    key = stack.key("flip")
+    paths = media_paths(key)
+    for path in paths.values():  # served, and the allow answer is now in nginx's auth cache
+        assert stack.get(path).status_code == 200, path
+
+    changed = subprocess.run(
+        [*PANTAU, "cameras", "set", str(stack.id("flip")), "--private"],
+        cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60,
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert '"public": false' in changed.stdout
+
+    def refused() -> bool:
+        return all(stack.get(path).status_code in (403, 404) for path in paths.values())
+
+    # one cache lifetime, plus slack for a loaded machine; polled, never slept through
+    wait_for(refused, timeout=AUTH_CACHE_SECONDS + 10, interval=0.25,
+             message=f"nginx kept serving camera {key} after it was made private")
+
+
+def test_pages_come_from_gunicorn_and_static_assets_from_nginx(stack: Stack) -> None:
+    home = stack.get("/")
+    assert home.status_code == 200
+    assert home.headers["Content-Type"].startswith("text/html")
+    assets = sorted(set(re.findall(r'(?:href|src)="(/static/[^"?#]+)', home.text)))
+    vendor = [a for a in assets if a.startswith("/static/vendor/")]
+    assert vendor, f"the map page links no vendored assets: {assets}"
+    for asset in assets:
+        response = stack.get(asset)
+        assert response.status_code == 200, asset
+        assert response.content == (ROOT / asset.removeprefix("/")).read_bytes(), asset
+        # nginx's static locations set these; Flask's static view would not say a month or a day
+        expected = "max-age=2592000" if asset in vendor else "max-age=86400"
+        assert response.headers["Cache-Control"] == f"public, {expected}", asset
+
+    page = stack.get(f"/kamera/{stack.id('public')}")
+    assert page.status_code == 200
+    assert "Kamera public" in page.text
+    # the player's URLs are the ones nginx serves
+    src = re.search(r'data-src="([^"]+)"', page.text)
+    snapshot = re.search(r'data-snapshot="([^"]+)"', page.text)
+    assert src and snapshot
+    assert stack.get(src.group(1)).text == PLAYLIST
+    assert stack.get(snapshot.group(1)).content == snapshot_bytes(stack.key("public"))
+
+    assert stack.get(f"/kamera/{stack.id('private')}").status_code == 404
+
+
+def test_only_the_embeddable_player_may_be_framed_by_other_sites(stack: Stack) -> None:
+    embed = stack.get(f"/embed/{stack.id('public')}")
+    assert embed.status_code == 200
+    assert "X-Frame-Options" not in embed.headers  # the portal leaves it off; nginx must not put it back
+    for path in ("/", f"/kamera/{stack.id('public')}"):
+        framed = stack.get(path).headers.get("X-Frame-Options", "")
+        assert framed and {v.strip() for v in framed.split(",")} == {"SAMEORIGIN"}, path

@@ -1,0 +1,50 @@
+"""The worker's side of the worker API (``docs/worker-api.md``): one JSON POST, standard library only."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from transcoder.redact import redact
+
+
+class SyncError(RuntimeError):
+    """A sync that did not happen; its message is safe to log (no token, no camera credentials)."""
+
+
+class PortalClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"PortalClient({self.base_url!r})"
+
+    def sync(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/api/worker/v1/sync", data=data, method="POST",
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json",
+                     "User-Agent": "pantau-transcoder/1"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http/https only)
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = ""
+            try:
+                detail = json.loads(exc.read()).get("error", "")
+            except (ValueError, AttributeError, OSError):
+                pass
+            raise SyncError(f"portal answered {exc.code} {detail}".strip()) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SyncError(redact(f"portal unreachable: {reason}", (self._token,))) from None
+        except ValueError:
+            raise SyncError("portal answered something that is not JSON") from None
+        if not isinstance(payload, dict) or payload.get("api_version") != 1:
+            raise SyncError("portal answered with an unknown API version")
+        return payload

@@ -1,0 +1,104 @@
+"""The worker's own settings, read once from ``PANTAU_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    portal_url: str
+    worker_token: str = field(repr=False)
+    media_root: Path
+    name: str
+    capacity: int = 200
+    ffmpeg: str | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    tick_s: float = 0.5
+    stall_segments: float = 3.0
+    stall_min_s: float = 6.0
+    start_timeout_s: float = 20.0
+    stop_timeout_s: float = 5.0
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    restart_budget_per_hour: int = 60
+    probe_interval_s: float = 1.0
+    disk_min_free_bytes: int = 2 * 1024**3
+    disk_min_free_percent: float = 5.0
+    housekeeping_interval_s: float = 5.0
+    retention_interval_s: float = 300.0
+    http_timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
+        env = os.environ if environ is None else environ
+        portal_url = env.get("PANTAU_PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+        if not portal_url.startswith(("http://", "https://")):
+            raise ConfigError("PANTAU_PORTAL_URL must be an http:// or https:// address")
+        token = env.get("PANTAU_WORKER_TOKEN", "")
+        if not token:
+            raise ConfigError("PANTAU_WORKER_TOKEN is required (the same value as the portal's)")
+        media_root = Path(env.get("PANTAU_MEDIA_ROOT", "var/media")).resolve()
+        name = env.get("PANTAU_WORKER_NAME") or socket.gethostname()
+        metrics = env.get("PANTAU_WORKER_METRICS", "127.0.0.1:9464")
+        host, _, port = metrics.rpartition(":")
+        try:
+            metrics_port = int(port) if metrics not in ("", "off", "0") else 0
+        except ValueError:
+            raise ConfigError("PANTAU_WORKER_METRICS must be host:port, a port, or off") from None
+        return cls(
+            portal_url=portal_url,
+            worker_token=token,
+            media_root=media_root,
+            name=name,
+            capacity=_int(env, "PANTAU_WORKER_CAPACITY", 200, minimum=0),
+            ffmpeg=env.get("PANTAU_FFMPEG") or None,
+            metrics_host=host or "127.0.0.1",
+            metrics_port=metrics_port,
+            stall_segments=_float(env, "PANTAU_STALL_SEGMENTS", 3.0, minimum=1.0),
+            stall_min_s=_float(env, "PANTAU_STALL_MIN_S", 6.0, minimum=1.0),
+            start_timeout_s=_float(env, "PANTAU_START_TIMEOUT_S", 20.0, minimum=1.0),
+            stop_timeout_s=_float(env, "PANTAU_STOP_TIMEOUT_S", 5.0, minimum=0.1),
+            backoff_base_s=_float(env, "PANTAU_BACKOFF_BASE_S", 1.0, minimum=0.1),
+            backoff_max_s=_float(env, "PANTAU_BACKOFF_MAX_S", 60.0, minimum=0.1),
+            restart_budget_per_hour=_int(env, "PANTAU_RESTART_BUDGET_PER_HOUR", 60, minimum=1),
+            probe_interval_s=_float(env, "PANTAU_PROBE_INTERVAL_S", 1.0, minimum=0.2),
+            disk_min_free_bytes=_int(env, "PANTAU_DISK_MIN_FREE_BYTES", 2 * 1024**3),
+            disk_min_free_percent=_float(env, "PANTAU_DISK_MIN_FREE_PERCENT", 5.0),
+            housekeeping_interval_s=_float(env, "PANTAU_HOUSEKEEPING_INTERVAL_S", 5.0, minimum=0.2),
+        )
