@@ -7,6 +7,7 @@ last segments to the portal and exits 0.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -48,7 +49,7 @@ class Worker:
         self.cameras: dict[int, Camera] = {}
         self.pending_segments: list[Segment] = []
         self.pending_deleted: list[str] = []
-        self.held: frozenset[str] = frozenset()
+        self.held: frozenset[str] | None = self._load_held()  # None: holds unknown, so nothing is deleted
         self.lease_deadline: float | None = None
         self.sync_interval = 5.0
         self.next_sync = 0.0
@@ -67,6 +68,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="worker-io")
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync")
         self._last_sync_warning = -1e9
+        self._last_guard_log = -1e9
         self._last_sync_ok: float | None = None
 
     # -- cameras --
@@ -114,7 +116,10 @@ class Worker:
         interval = response.get("sync_interval_s")
         if isinstance(interval, int | float) and interval > 0:
             self.sync_interval = float(interval)
-        self.held = frozenset(p for p in response.get("held_segments") or [] if isinstance(p, str))
+        held = frozenset(p for p in response.get("held_segments") or [] if isinstance(p, str))
+        if held != self.held:
+            self._save_held(held)
+        self.held = held
         wanted: dict[int, CameraSpec] = {}
         for item in response.get("cameras") or []:
             try:
@@ -184,13 +189,15 @@ class Worker:
                 if report.deleted:
                     self._guard_acted_at = now
                     self.figures.disk_guard_deleted_total += len(report.deleted)
+                if (report.deleted or report.exhausted) and now - self._last_guard_log >= 60:
+                    self._last_guard_log = now
                     log.warning("disk guard: free space below %d bytes, deleted %d oldest segments%s",
                                 report.threshold_bytes, len(report.deleted),
                                 " and found nothing more to delete" if report.exhausted else "")
                 self.pending_deleted.extend(report.deleted + expired)
                 self.figures.retention_deleted_total += len(expired)
             self._house = None
-        if now < self._next_house:
+        if now < self._next_house or self.held is None:
             return
         self._next_house = now + self.config.housekeeping_interval_s
         retention: list[tuple[int, int]] = []
@@ -206,6 +213,28 @@ class Worker:
         for cam_id, days in retention:
             expired += apply_retention(self.config.media_root, cam_id, days, wall, held)
         return self.guard.check(held), expired
+
+    @property
+    def _held_file(self) -> Path:
+        return self.config.media_root / "recordings" / ".held.json"
+
+    def _load_held(self) -> frozenset[str] | None:
+        """Holds from the last sync, kept on disk so a worker that restarts while the portal is away still
+        knows what it must never delete."""
+        try:
+            data = json.loads(self._held_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return frozenset(p for p in data if isinstance(p, str)) if isinstance(data, list) else None
+
+    def _save_held(self, held: frozenset[str]) -> None:
+        try:
+            self._held_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._held_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(sorted(held)))
+            os.replace(tmp, self._held_file)
+        except OSError as exc:
+            log.warning("could not keep the list of held segments on disk: %s", exc.strerror or exc)
 
     @property
     def guard_active(self) -> bool:

@@ -75,7 +75,8 @@ def ffmpeg_children(media_root: Path) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline and b"ffmpeg" in cmdline[0].rsplit(b"/", 1)[-1] and any(str(media_root).encode() in a for a in cmdline):
+        root = str(media_root).encode()
+        if cmdline and b"ffmpeg" in cmdline[0].rsplit(b"/", 1)[-1] and any(root in a for a in cmdline):
             try:
                 state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except (OSError, IndexError):

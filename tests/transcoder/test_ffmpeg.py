@@ -1,0 +1,124 @@
+"""The ffmpeg command line: one input read once, copy not re-encode, safe protocols, the three outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from transcoder.ffmpeg import CameraSpec, OutputSettings, SourceRefused, build_argv, find_ffmpeg, source_kind
+
+ROOT = Path("/srv/media")
+OUT = OutputSettings(segment_seconds=2, hls_list_size=6, record_segment_seconds=60, snapshot_interval_s=5)
+
+
+def spec(**kw: object) -> CameraSpec:
+    base: dict[str, object] = {"id": 3, "key": "k3", "source_url": "rtsp://u:p@10.0.0.5:554/s1"}
+    base.update(kw)
+    return CameraSpec.from_api(base)
+
+
+def option(argv: list[str], name: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv) if a == name]
+
+
+def test_reads_the_camera_once_and_copies_video() -> None:
+    argv = build_argv("ffmpeg", spec(), OUT, ROOT)
+    assert option(argv, "-i") == ["rtsp://u:p@10.0.0.5:554/s1"]
+    assert option(argv, "-c:v") == ["copy", "copy"], "live HLS and recording copy the video"
+    assert "libx264" not in argv
+    for flag, value in [("-rtsp_transport", "tcp"), ("-timeout", "10000000"), ("-fflags", "+genpts+discardcorrupt"),
+                        ("-avoid_negative_ts", "make_zero"), ("-use_wallclock_as_timestamps", "1"),
+                        ("-protocol_whitelist", "rtsp,rtp,udp,tcp")]:
+        assert option(argv, flag) == [value]
+    assert argv.index("-protocol_whitelist") < argv.index("-i")
+
+
+def test_outputs_live_hls_recording_and_snapshot() -> None:
+    argv = build_argv("ffmpeg", spec(), OUT, ROOT)
+    assert "/srv/media/hls/k3/index.m3u8" in argv
+    assert option(argv, "-hls_segment_filename") == ["/srv/media/hls/k3/%d.ts"]
+    flags = option(argv, "-hls_flags")[0].split("+")
+    assert {"delete_segments", "program_date_time", "independent_segments", "temp_file", "omit_endlist"} <= set(flags)
+    assert option(argv, "-hls_time") == ["2"] and option(argv, "-hls_list_size") == ["6"]
+    assert option(argv, "-hls_start_number_source") == ["epoch"], "segment names never repeat after a restart"
+    assert option(argv, "-segment_time") == ["60"] and option(argv, "-reset_timestamps") == ["1"]
+    assert argv[argv.index("-segment_list") + 1] == "/srv/media/recordings/3/incoming/segments.csv"
+    assert "/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4" in argv
+    assert "empty_moov" in option(argv, "-segment_format_options")[0], "a killed ffmpeg leaves playable files"
+    assert argv[-1] == "/srv/media/snapshots/k3.jpg"
+    assert option(argv, "-vf")[0].startswith("fps=1/5")
+    assert option(argv, "-skip_frame:v") == ["nokey"], "only keyframes are decoded, for the snapshot"
+    assert option(argv, "-atomic_writing") == ["1"]
+
+
+def test_audio_dropped_or_aac() -> None:
+    dropped = build_argv("ffmpeg", spec(audio="drop"), OUT, ROOT)
+    assert "aac" not in dropped and dropped.count("-an") == 3
+    aac = build_argv("ffmpeg", spec(audio="aac"), OUT, ROOT)
+    assert option(aac, "-c:a") == ["aac", "aac"] and "0:a:0?" in aac
+
+
+def test_no_recording_means_no_segment_output() -> None:
+    argv = build_argv("ffmpeg", spec(recording=False), OUT, ROOT)
+    assert "segment" not in option(argv, "-f")
+
+
+def test_substream_feeds_live_and_snapshot_main_feeds_recording() -> None:
+    argv = build_argv("ffmpeg", spec(substream_url="rtsp://u:p@10.0.0.5:554/s2"), OUT, ROOT)
+    assert option(argv, "-i") == ["rtsp://u:p@10.0.0.5:554/s1", "rtsp://u:p@10.0.0.5:554/s2"]
+    maps = option(argv, "-map")
+    assert maps == ["1:v:0", "0:v:0", "1:v:0"]  # live, recording, snapshot
+    # the keyframe-only decoder applies to the substream, the one the snapshot decodes
+    assert argv.index("-skip_frame:v") > argv.index("rtsp://u:p@10.0.0.5:554/s1")
+
+
+def test_hevc_is_copied_into_fmp4_tagged_hvc1() -> None:
+    argv = build_argv("ffmpeg", spec(), OUT, ROOT, codec_hint="hevc")
+    assert option(argv, "-hls_segment_type") == ["fmp4"] and option(argv, "-tag:v") == ["hvc1", "hvc1"]
+    assert option(argv, "-c:v") == ["copy", "copy"]
+
+
+@pytest.mark.parametrize("url", ["gopher://x/", "ftp://cam/a", "concat:a|b", "-i", "rtsp://", "rtsp://x/\nfoo",
+                                 "/etc/passwd", "file:///etc/passwd", "subfile,,start,0,end,0,,:/etc/passwd"])
+def test_refuses_anything_but_camera_protocols(url: str) -> None:
+    with pytest.raises(SourceRefused) as err:
+        source_kind(url, allow_file_sources=False)
+    assert "passwd" not in str(err.value)
+
+
+def test_file_sources_only_in_demo_mode_and_looped(tmp_path: Path) -> None:
+    clip = tmp_path / "demo.mp4"
+    clip.write_bytes(b"x")
+    with pytest.raises(SourceRefused):
+        build_argv("ffmpeg", spec(source_url=str(clip)), OUT, ROOT)
+    demo = OutputSettings(allow_file_sources=True)
+    argv = build_argv("ffmpeg", spec(source_url=str(clip)), demo, ROOT)
+    assert option(argv, "-stream_loop") == ["-1"] and option(argv, "-protocol_whitelist") == ["file"]
+    with pytest.raises(SourceRefused):
+        source_kind(str(tmp_path / "missing.mp4"), allow_file_sources=True)
+
+
+def test_spec_validation_and_repr_without_secrets() -> None:
+    with pytest.raises(ValueError):
+        CameraSpec.from_api({"id": "1", "key": "k", "source_url": "rtsp://x/"})
+    with pytest.raises(ValueError):
+        CameraSpec.from_api({"id": 1, "key": "../etc", "source_url": "rtsp://x/"})
+    s = spec()
+    assert "p@" not in repr(s) and "10.0.0.5" not in repr(s)
+    assert spec(audio="mp3").audio == "drop"
+
+
+def test_output_settings_ignore_nonsense() -> None:
+    out = OutputSettings.from_api({"segment_seconds": "2", "hls_list_size": 0, "record_segment_seconds": 30,
+                                   "allow_file_sources": "yes"})
+    assert out.segment_seconds == 2 and out.hls_list_size == 6 and out.record_segment_seconds == 30
+    assert out.allow_file_sources is False
+
+
+def test_find_ffmpeg_falls_back_to_the_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    found = find_ffmpeg()
+    assert "imageio_ffmpeg" in found

@@ -1,0 +1,142 @@
+"""The worker loop with a fake portal and fake processes: assignments, acknowledgements, lease expiry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.transcoder.fakes import Factory
+from transcoder.camera import State
+from transcoder.client import SyncError
+from transcoder.config import ConfigError, WorkerConfig
+from transcoder.worker import Worker
+
+
+class FakePortal:
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.cameras: list[dict[str, Any]] = []
+        self.settings: dict[str, Any] = {"segment_seconds": 2}
+        self.down = False
+
+    def sync(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.bodies.append(body)
+        if self.down:
+            raise SyncError("portal unreachable: connection refused")
+        return {"api_version": 1, "worker_id": 1, "sync_interval_s": 5, "lease_seconds": 30,
+                "settings": self.settings, "cameras": self.cameras, "held_segments": []}
+
+
+def cam(i: int, url: str = "rtsp://u:pw@10.0.0.9/s") -> dict[str, Any]:
+    return {"id": i, "key": f"k{i}", "source_url": url, "recording": True, "audio": "drop", "retention_days": 30}
+
+
+@pytest.fixture()
+def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+    config = WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
+                                    "PANTAU_WORKER_NAME": "w1", "PANTAU_WORKER_METRICS": "off"})
+    portal, factory = FakePortal(), Factory()
+    worker = Worker(config, client=portal, factory=factory, ffmpeg="ffmpeg")  # type: ignore[arg-type]
+    yield worker, portal, factory
+    worker._pool.shutdown(wait=True)
+    worker._sync_pool.shutdown(wait=True)
+
+
+def settle(worker: Worker, now: float) -> None:
+    """One turn, then wait for the sync it sent and take its answer in a second turn at the same time."""
+    worker.tick(now)
+    if worker._sync is not None:
+        worker._sync.exception(timeout=5)
+    worker.tick(now)
+
+
+def test_assigned_cameras_start_and_unassigned_ones_stop(setup) -> None:  # type: ignore[no-untyped-def]
+    worker, portal, factory = setup
+    portal.cameras = [cam(1), cam(2)]
+    settle(worker, 0)
+    worker.tick(0.5)
+    assert {c.spec.id: c.state for c in worker.cameras.values()} == {1: State.STARTING, 2: State.STARTING}
+    assert len(factory.started) == 2
+    assert portal.bodies[0]["worker"]["name"] == "w1"
+    portal.cameras = [cam(2)]
+    settle(worker, 5)
+    worker.tick(5.5)
+    worker.tick(6)
+    assert list(worker.cameras) == [2]
+    assert factory.started[0].signals == ["TERM"]
+    settle(worker, 10)
+    body = portal.bodies[-1]
+    assert [c["id"] for c in body["cameras"]] == [2]
+    assert "pw" not in str(body), "credentials never go back to the portal"
+
+
+def test_changed_output_settings_restart_every_camera(setup) -> None:  # type: ignore[no-untyped-def]
+    worker, portal, factory = setup
+    portal.cameras = [cam(1)]
+    settle(worker, 0)
+    worker.tick(0.5)
+    portal.settings = {"segment_seconds": 4}
+    settle(worker, 5)
+    worker.tick(5.5)
+    assert len(factory.started) == 2 and "4" in factory.last.argv[factory.last.argv.index("-hls_time") + 1]
+
+
+def test_segments_are_resent_until_acknowledged(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    worker, portal, _ = setup
+    incoming = tmp_path / "recordings/1/incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "20261122T130000Z.mp4").write_bytes(b"x" * 10)  # left by an ffmpeg that died with a worker
+    portal.cameras = [cam(1)]
+    settle(worker, 0)  # the camera is created: leftovers collected
+    assert len(worker.pending_segments) == 1
+    portal.down = True
+    settle(worker, 5)
+    assert portal.bodies[-1]["segments"][0]["path"] == "recordings/1/20261122/130000.mp4"
+    assert len(worker.pending_segments) == 1, "kept after a failed sync"
+    portal.down = False
+    settle(worker, 10)
+    assert portal.bodies[-1]["segments"][0]["bytes"] == 10
+    assert worker.pending_segments == []
+
+
+def test_cameras_stop_when_the_lease_runs_out_without_a_sync(setup) -> None:  # type: ignore[no-untyped-def]
+    worker, portal, factory = setup
+    portal.cameras = [cam(1)]
+    settle(worker, 0)
+    worker.tick(0.5)
+    portal.down = True
+    for t in range(1, 30):
+        settle(worker, t)
+        assert worker.cameras[1].want_running, "kept running while the lease lasts"
+    settle(worker, 31)
+    worker.tick(31.5)
+    worker.tick(32)
+    assert worker.cameras == {} and factory.last.signals == ["TERM"]
+    assert worker.figures.sync_failures_total >= 5
+
+
+def test_health_and_prometheus_text(setup) -> None:  # type: ignore[no-untyped-def]
+    worker, portal, _ = setup
+    portal.cameras = [cam(1)]
+    settle(worker, 0)
+    worker.tick(0.5)
+    settle(worker, 5)
+    health = portal.bodies[-1]["worker"]["health"]
+    assert health["cameras_by_state"] == {"starting": 1}
+    text = worker.render_metrics()
+    assert 'pantau_worker_cameras{worker="w1",state="starting"} 1' in text
+    assert "# TYPE pantau_worker_disk_free_bytes gauge" in text
+
+
+def test_config_from_env() -> None:
+    with pytest.raises(ConfigError, match="PANTAU_WORKER_TOKEN"):
+        WorkerConfig.from_env({})
+    with pytest.raises(ConfigError, match="PANTAU_PORTAL_URL"):
+        WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_PORTAL_URL": "ftp://x"})
+    with pytest.raises(ConfigError, match="PANTAU_WORKER_CAPACITY"):
+        WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_WORKER_CAPACITY": "many"})
+    config = WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "tok", "PANTAU_WORKER_METRICS": "0.0.0.0:9100"})
+    assert (config.metrics_host, config.metrics_port) == ("0.0.0.0", 9100)
+    assert "tok" not in repr(config)
