@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 from sqlalchemy import func, select
 
+from portal.catalogue import effective_status
 from portal.models import Camera, CameraLease, CameraStatus, Worker, db, utcnow
 
 bp = Blueprint("health", __name__)
@@ -51,12 +52,8 @@ def summary(now: dt.datetime | None = None) -> dict[str, Any]:
     for cid, name, enabled, status, updated, error, restarts in rows:
         if not enabled:
             effective = "disabled"
-        elif status is None:
-            effective = "unknown"
-        elif updated is None or updated < window:
-            effective = "offline"
         else:
-            effective = status
+            effective = effective_status(status, updated, now=now, lease_seconds=lease_seconds)
         by_status[effective] = by_status.get(effective, 0) + 1
         if effective in ("offline", "error"):
             problems.append({"id": cid, "name": name, "status": effective, "error": error,

@@ -43,7 +43,10 @@ def authorize(key: str) -> ResponseReturnValue:
     """nginx ``auth_request`` target: 204 when the media of this key may be read, 403 otherwise."""
     camera = camera_by_key(key) if KEY.match(key) else None
     allowed = may_view(camera)
-    return "", 204 if allowed else 403, {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store"}
+    if allowed and camera is not None and camera.public:
+        headers["X-Pantau-Cache"] = "public"  # nginx then lets a CDN keep public segments and playlists
+    return "", 204 if allowed else 403, headers
 
 
 def _settings() -> Settings:

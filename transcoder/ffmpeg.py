@@ -184,8 +184,9 @@ def input_args(url: str, kind: str, *, snapshot_decoder: bool) -> list[str]:
         args += ["-rw_timeout", "10000000"]
     else:
         args += ["-re", "-stream_loop", "-1"]
-    args += ["-fflags", "+genpts+discardcorrupt", "-avoid_negative_ts", "make_zero",
-             "-use_wallclock_as_timestamps", "1"]
+    args += ["-fflags", "+genpts+discardcorrupt", "-avoid_negative_ts", "make_zero"]
+    if kind != "file":  # cameras reset their clocks; a looped file has timestamps ffmpeg keeps in order itself
+        args += ["-use_wallclock_as_timestamps", "1"]
     if snapshot_decoder:
         args += ["-skip_frame:v", "nokey"]  # only keyframes are decoded, and only for the snapshot
     path = urlsplit(url).path if kind == "file" and url.startswith("file:") else url

@@ -23,10 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from portal.models import Camera, CameraStatus, db
 from tests.conftest import add_camera, make_settings, migrated_app
 
-CHROMIUM = os.environ.get("PANTAU_CHROMIUM", "/usr/bin/chromium")
 FFMPEG = os.environ.get("PANTAU_FFMPEG", "/usr/bin/ffmpeg")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 PHONE = {"width": 390, "height": 844}
 
 
@@ -108,20 +105,6 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 @pytest.fixture()
 def live_server(serve: Callable[..., LiveServer]) -> LiveServer:
     return serve()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        missing(f"Chromium ({CHROMIUM})")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("Python Playwright")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture()

@@ -9,24 +9,16 @@ import pytest
 
 from tests.e2e.conftest import Portal, Workers
 from tests.e2e.test_live import add_camera, fetch, playlist_url
-from tests.support.tools import require_tool, wait_for
+from tests.support.tools import wait_for
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.browser, pytest.mark.slow]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 @pytest.fixture()
-def page() -> Iterator[Any]:
-    chromium = require_tool("/usr/bin/chromium", reason="browser tests drive Debian's Chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
 
 
 def start_playing(page: Any) -> None:

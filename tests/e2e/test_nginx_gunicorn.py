@@ -165,12 +165,13 @@ def test_public_camera_media_comes_from_disk_through_nginx(stack: Stack) -> None
     assert playlist.text == PLAYLIST
     assert playlist.headers["Content-Type"] == "application/vnd.apple.mpegurl"
     assert playlist.headers["Cache-Control"].endswith(", max-age=1")  # nginx's location, not Flask's no-cache
+    assert playlist.headers["Cache-Control"].startswith("public"), "a CDN may keep a public camera's playlist"
 
     segment = stack.get(paths["segment"])
     assert segment.status_code == 200
     assert segment.content == SEGMENT
     assert segment.headers["Content-Type"] == "video/mp2t"
-    assert segment.headers["Cache-Control"].endswith("max-age=31536000, immutable")
+    assert segment.headers["Cache-Control"] == "public, max-age=31536000, immutable"
 
     snapshot = stack.get(paths["snapshot"])
     assert snapshot.status_code == 200

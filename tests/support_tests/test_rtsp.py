@@ -73,7 +73,8 @@ def test_three_cameras_serve_720p_h264(sim: RtspSimulator, tools: dict[str, str]
     for index in (1, 2, 3):
         stream = video_stream(tools, sim.url(index))
         assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 1280, 720)
-        assert stream["r_frame_rate"] == "25/1"
+        num, den = (int(x) for x in stream["r_frame_rate"].split("/"))
+        assert 24 <= num / den <= 26, stream["r_frame_rate"]  # ffprobe guesses it from arrival times
 
 
 def test_stream_runs_at_real_time(sim: RtspSimulator, tools: dict[str, str]) -> None:
