@@ -120,6 +120,7 @@ def camera_status(camera_id: int) -> ResponseReturnValue:
             "status": cam.status,
             "status_label": cam.status_label,
             "playable": cam.playable,
+            "codec": cam.codec,
             "last_online_at": cam.last_online_at.isoformat() if cam.last_online_at else None,
             "last_seen": last_seen(cam.last_online_at),
         })

@@ -40,6 +40,7 @@
     this.live = root.querySelector(".player-live");
     this.labels = JSON.parse(root.dataset.labels || "{}");
     this.src = root.dataset.src;
+    this.codec = root.dataset.codec || "";
     this.timeoutMs = Number(root.dataset.timeout || 0) * 1000;
     this.snapshotMs = Math.max(5, Number(root.dataset.snapshotEvery || 5)) * 1000;
     this.hls = null;
@@ -109,8 +110,20 @@
     this.attach(focus);
   };
 
+  // H.265 cameras are copied, never re-encoded: only browsers that decode HEVC can show them.
+  Player.prototype.canPlayCodec = function () {
+    if (this.codec !== "hevc") { return true; }
+    var type = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
+    var mse = window.MediaSource && window.MediaSource.isTypeSupported && window.MediaSource.isTypeSupported(type);
+    return Boolean(mse || this.video.canPlayType(type));
+  };
+
   Player.prototype.attach = function (focus) {
     var Hls = window.Hls, self = this;
+    if (!this.canPlayCodec()) {
+      this.fail(this.labels.hevc, false);
+      return;
+    }
     if (Hls && Hls.isSupported()) {
       var config = {
         liveSyncDurationCount: 1.5, liveMaxLatencyDurationCount: 5, maxLiveSyncPlaybackRate: 1.2,
@@ -190,6 +203,7 @@
   };
 
   Player.prototype.applyStatus = function (data) {
+    if (data.codec) { this.codec = data.codec; }
     var badges = document.querySelectorAll('[data-status-for="' + this.id + '"]');
     for (var i = 0; i < badges.length; i++) {
       badges[i].textContent = data.status_label;

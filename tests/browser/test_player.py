@@ -136,3 +136,43 @@ def test_pausing_stops_downloading_and_play_resumes_live(live_server: LiveServer
     page.evaluate("document.getElementById('live-video').play()")
     expect(player).to_have_attribute("data-state", "playing")
     assert hls_requests and hls_requests[0].endswith("/index.m3u8")
+
+
+def test_hevc_camera_says_so_in_a_browser_without_hevc(live_server: LiveServer, page: Any, media: Path) -> None:
+    camera = live_server.camera(name="Pelabuhan")
+    live_server.install_media(camera, media)
+    with live_server.app.app_context():
+        from portal.models import CameraStatus, db
+
+        db.session.get(CameraStatus, camera.id).codec = "hevc"
+        db.session.commit()
+    # This browser, like many phones' Chrome without a hardware decoder, cannot decode HEVC.
+    page.add_init_script("""(() => {
+        const real = MediaSource.isTypeSupported.bind(MediaSource);
+        MediaSource.isTypeSupported = (t) => !/hvc1|hev1/.test(t) && real(t);
+        HTMLMediaElement.prototype.canPlayType = function (t) { return /hvc1|hev1/.test(t) ? "" : "maybe"; };
+    })()""")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    page.get_by_role("button", name="Tonton langsung").click()
+    expect(page.locator(".player")).to_have_attribute("data-state", "error")
+    expect(page.locator(".player-notice-text")).to_contain_text("H.265")
+    assert not [u for u in requests if "/media/hls/" in u], "no video is fetched that cannot be shown"
+
+
+def test_hevc_camera_plays_where_the_browser_can(live_server: LiveServer, page: Any, media: Path) -> None:
+    camera = live_server.camera(name="Pelabuhan")
+    live_server.install_media(camera, media)
+    with live_server.app.app_context():
+        from portal.models import CameraStatus, db
+
+        db.session.get(CameraStatus, camera.id).codec = "hevc"
+        db.session.commit()
+    page.add_init_script("""(() => {
+        const real = MediaSource.isTypeSupported.bind(MediaSource);
+        MediaSource.isTypeSupported = (t) => /hvc1/.test(t) || real(t);
+    })()""")
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    with page.expect_request(f"**/media/hls/{camera.media_key}/index.m3u8"):
+        page.get_by_role("button", name="Tonton langsung").click()
