@@ -77,12 +77,31 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int) -> tuple[list[C
     enabled = db.session.scalar(select(func.count()).select_from(Camera).where(Camera.enabled.is_(True))) or 0
     window = now - dt.timedelta(seconds=lease_seconds)
     active = db.session.scalar(select(func.count()).select_from(Worker).where(Worker.last_seen_at >= window)) or 1
-    wanted = fair_share(enabled, active, worker.capacity) - len(keep)
+    share = fair_share(enabled, active, worker.capacity)
+    if len(keep) > share and _others_have_room(worker, window, enabled, active):
+        # A worker joined (or came back): give up the excess so it can take it on its next sync.
+        for lease in held:
+            if lease.camera_id in keep[share:]:
+                db.session.delete(lease)
+        keep = keep[:share]
+    wanted = share - len(keep)
     if wanted > 0:
         keep.extend(_take_free(worker, wanted, now, expires))
     db.session.flush()
     cameras = db.session.scalars(select(Camera).where(Camera.id.in_(keep)).order_by(Camera.id)).all() if keep else []
     return list(cameras), expires
+
+
+def _others_have_room(worker: Worker, window: dt.datetime, enabled: int, active: int) -> bool:
+    """Is another live worker below its own fair share? Only then is shedding cameras worth a restart."""
+    counts: dict[int, int] = {
+        worker_id: count
+        for worker_id, count in db.session.execute(
+            select(CameraLease.worker_id, func.count()).group_by(CameraLease.worker_id)
+        )
+    }
+    others = db.session.scalars(select(Worker).where(Worker.last_seen_at >= window, Worker.id != worker.id))
+    return any(counts.get(other.id, 0) < fair_share(enabled, active, other.capacity) for other in others)
 
 
 def _take_free(worker: Worker, wanted: int, now: dt.datetime, expires: dt.datetime) -> list[int]:

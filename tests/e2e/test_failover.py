@@ -110,3 +110,46 @@ def test_sigkilled_worker_leaves_no_ffmpeg_and_another_takes_over(pg_portal: Por
     finally:
         pool.stop_all()
     assert not ffmpeg_children(pg_portal.media_root)
+
+
+def ffmpeg_keys(media_root: Path) -> list[str]:
+    """The camera key each running ffmpeg under this media root writes live HLS for."""
+    keys = []
+    for pid in ffmpeg_children(media_root):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        keys += [a.split("/hls/")[1].split("/")[0] for a in argv if a.endswith("index.m3u8")]
+    return keys
+
+
+@pytest.mark.postgres
+def test_three_workers_share_cameras_each_run_exactly_once(pg_portal: Portal, rtsp) -> None:  # type: ignore[no-untyped-def]
+    sim = rtsp(cameras=6)
+    cams = [add_camera(pg_portal, sim.url(i), name=f"C{i}") for i in range(1, 7)]
+    keys = sorted(c.media_key for c in cams)
+    pool = Workers(pg_portal)
+    try:
+        for name in ("w1", "w2", "w3"):  # started together: they sync concurrently, row locks decide
+            pool.start(name)
+
+        def balanced() -> dict[str, int] | None:
+            with pg_portal.app.app_context():
+                counts: dict[str, int] = {}
+                for lease in db.session.query(CameraLease):
+                    counts[lease.worker.name] = counts.get(lease.worker.name, 0) + 1
+            return counts if sum(counts.values()) == 6 and sorted(counts.values()) == [2, 2, 2] else None
+
+        # The first worker to sync may take everything; the others' arrival makes it shed the excess.
+        wait_for(balanced, timeout=30, message="the cameras were not spread over the three workers")
+        wait_for(lambda: sorted(ffmpeg_keys(pg_portal.media_root)) == keys, timeout=30,
+                 message="every camera should run in exactly one ffmpeg")
+        for _ in range(3):  # and it stays that way across syncs
+            wait_for(lambda: sorted(ffmpeg_keys(pg_portal.media_root)) == keys, timeout=5, message="duplicate")
+        for cam in cams:
+            wait_for(lambda c=cam: (s := camera_status(pg_portal, c.id)) is not None and s.status == "online",
+                     timeout=30, message=f"camera {cam.id} not online")
+    finally:
+        pool.stop_all()
+    assert not ffmpeg_children(pg_portal.media_root)
