@@ -67,6 +67,27 @@ def test_workers_share_cameras_fairly(client: FlaskClient) -> None:
     assert not {c["id"] for c in first} & {c["id"] for c in second}
 
 
+def test_a_busy_worker_sheds_its_excess_when_another_joins(client: FlaskClient) -> None:
+    for i in range(4):
+        add_camera(name=f"c{i}")
+    assert len(sync(client, "w1").json["cameras"]) == 4
+    assert sync(client, "w2").json["cameras"] == [], "nothing is free yet"
+    kept = [c["id"] for c in sync(client, "w1").json["cameras"]]
+    assert len(kept) == 2
+    taken = [c["id"] for c in sync(client, "w2").json["cameras"]]
+    assert len(taken) == 2 and not set(kept) & set(taken)
+    assert [c["id"] for c in sync(client, "w1").json["cameras"]] == kept, "balanced: no more moves"
+    assert db.session.query(CameraLease).count() == 4
+
+
+def test_no_shedding_when_the_others_are_full(client: FlaskClient) -> None:
+    for i in range(4):
+        add_camera(name=f"c{i}")
+    assert len(sync(client, "w1").json["cameras"]) == 4
+    sync(client, "w2", worker={"name": "w2", "capacity": 0})
+    assert len(sync(client, "w1").json["cameras"]) == 4
+
+
 def test_disabling_a_camera_removes_it_from_the_worker(client: FlaskClient) -> None:
     cam = add_camera()
     assert sync(client).json["cameras"]
