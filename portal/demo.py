@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -117,10 +118,13 @@ def demo(port: int, host: str, var_dir: str) -> None:
     env["PANTAU_FFMPEG"] = ffmpeg
     bindir = Path(sys.executable).parent
     gunicorn = [str(bindir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
-                "--worker-class", "gthread", "--access-logfile", "-", "--log-level", "warning", "wsgi:app"]
+                "--worker-class", "gthread", "--log-level", "warning", "wsgi:app"]
     root = Path(__file__).resolve().parent.parent
-    children = [subprocess.Popen(gunicorn, env=env, cwd=root)]
-    children.append(subprocess.Popen([sys.executable, "-m", "transcoder"], env=env, cwd=root))
+    # Own sessions, so a Ctrl-C reaches only this process, which then stops the worker first (its last sync
+    # hands over the last recording segments) and the portal after it; SIGTERM reaches them if we die.
+    spawn = {"env": env, "cwd": root, "start_new_session": True, "preexec_fn": _die_with_parent(os.getpid())}
+    children = [subprocess.Popen(gunicorn, **spawn)]  # type: ignore[call-overload]
+    children.append(subprocess.Popen([sys.executable, "-m", "transcoder"], **spawn))  # type: ignore[call-overload]
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -134,14 +138,29 @@ def demo(port: int, host: str, var_dir: str) -> None:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)
     finally:
-        for child in reversed(children):
+        for child in reversed(children):  # the worker, then the portal
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in reversed(children):
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
         click.echo("Pantau stopped.")
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """``PR_SET_PDEATHSIG``: the kernel sends SIGTERM to the child when this process dies, however it dies."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+
+    def preexec() -> None:
+        if libc is not None:
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
