@@ -221,7 +221,9 @@ class Camera:
             self.failure_kind = "offline"
         self.after_stop = then
         self.proc.terminate()
-        self.stop_deadline = now + self.timing.stop_timeout_s
+        # A stalled ffmpeg has nothing left to write and often sits in a blocking read: don't wait long.
+        stalled = reason is not None and reason.startswith("stalled")
+        self.stop_deadline = now + (min(2.0, self.timing.stop_timeout_s) if stalled else self.timing.stop_timeout_s)
         self.killed = False
         self._enter(State.STOPPING, now)
 

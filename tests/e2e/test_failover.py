@@ -153,3 +153,33 @@ def test_three_workers_share_cameras_each_run_exactly_once(pg_portal: Portal, rt
     finally:
         pool.stop_all()
     assert not ffmpeg_children(pg_portal.media_root)
+
+
+def test_frozen_camera_is_detected_as_stalled_and_recovers(portal: Portal, workers: Workers, rtsp) -> None:  # type: ignore[no-untyped-def]
+    """The camera stops sending but keeps its connection open: only the age of the newest segment tells."""
+    from tests.support.proxy import FreezableProxy
+
+    sim = rtsp(cameras=1)
+    proxy = FreezableProxy(("127.0.0.1", sim.port))
+    try:
+        camera = add_camera(portal, proxy.url(sim.name(1)))
+        workers.start("w1")
+        url = playlist_url(portal, camera)
+        wait_for(lambda: (s := camera_status(portal, camera.id)) is not None and s.status == "online",
+                 timeout=30, message="camera never online")
+        proxy.freeze()
+        frozen = time.monotonic()
+        status = wait_for(lambda: (s := camera_status(portal, camera.id)) is not None and s.status != "online" and s,
+                          timeout=20, message="a frozen camera was not reported within 20 s")
+        assert time.monotonic() - frozen < 15, "stall detection slower than 15 s"
+        assert status.error and "stalled" in status.error
+        proxy.thaw()
+        back = time.monotonic()
+        before = media_sequence(fetch(url)[1])
+        wait_for(lambda: media_sequence(fetch(url)[1]) > before, timeout=15,
+                 message="the camera did not stream again after thawing")
+        # thawed right after the stall was reported: the stalled ffmpeg is still being killed (SIGKILL 2 s after
+        # SIGTERM), then one backoff step and the first segment
+        assert time.monotonic() - back < 8
+    finally:
+        proxy.close()

@@ -51,6 +51,20 @@ def test_stall_is_detected_from_segment_age_and_restarted_with_backoff() -> None
     assert camera.restarts_last_hour(camera.retry_at) == 1
 
 
+def test_a_stalled_ffmpeg_that_ignores_sigterm_is_killed_after_two_seconds() -> None:
+    camera, factory, progress, _ = make_camera(T)
+    factory.exits_on_term = False
+    now = run_until_running(camera, progress)
+    camera.transition(now + 6.5)
+    assert camera.state is State.STOPPING and factory.last.signals == ["TERM"]
+    camera.transition(now + 8.4)
+    assert factory.last.signals == ["TERM"]
+    camera.transition(now + 8.6)
+    assert factory.last.signals == ["TERM", "KILL"]
+    camera.transition(now + 8.7)
+    assert camera.state is State.BACKOFF
+
+
 def test_sigkill_after_the_stop_deadline_without_blocking() -> None:
     camera, factory, progress, _ = make_camera(T)
     factory.exits_on_term = False  # an ffmpeg that ignores SIGTERM
