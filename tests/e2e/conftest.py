@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,11 +49,15 @@ def serve(app: Flask) -> tuple[BaseWSGIServer, str]:
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
-@pytest.fixture()
-def portal(tmp_path: Path) -> Iterator[Portal]:
+E2E_SETTINGS = {"sync_interval_s": 1, "lease_seconds": 6, "segment_seconds": 1, "hls_list_size": 4,
+                "record_segment_seconds": 4, "snapshot_interval_s": 2}
+
+
+@contextmanager
+def running_portal(tmp_path: Path, **overrides: object) -> Iterator[Portal]:
+    """A migrated portal over real HTTP with short intervals (overridable), stopped afterwards."""
     require_tool("ffmpeg", reason="the worker runs ffmpeg")
-    settings = make_settings(tmp_path, sync_interval_s=1, lease_seconds=6, segment_seconds=1, hls_list_size=4,
-                             record_segment_seconds=4, snapshot_interval_s=2)
+    settings = make_settings(tmp_path, **{**E2E_SETTINGS, **overrides})
     app = migrated_app(settings)
     server, url = serve(app)
     try:
@@ -63,6 +68,12 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
             from portal.models import db
 
             db.engine.dispose()
+
+
+@pytest.fixture()
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    with running_portal(tmp_path) as running:
+        yield running
 
 
 def ffmpeg_children(media_root: Path) -> list[int]:
@@ -116,8 +127,9 @@ class Workers:
                 proc.wait()
 
 
-@pytest.fixture()
-def workers(portal: Portal) -> Iterator[Workers]:
+@contextmanager
+def worker_pool(portal: Portal) -> Iterator[Workers]:
+    """Workers for this portal; afterwards every one is stopped and no ffmpeg may be left."""
     pool = Workers(portal)
     try:
         yield pool
@@ -127,6 +139,12 @@ def workers(portal: Portal) -> Iterator[Workers]:
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
         assert not leftovers, f"ffmpeg left running after the workers stopped: {leftovers}"
+
+
+@pytest.fixture()
+def workers(portal: Portal) -> Iterator[Workers]:
+    with worker_pool(portal) as pool:
+        yield pool
 
 
 @pytest.fixture()

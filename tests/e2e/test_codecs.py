@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_settings, migrated_app
-from tests.e2e.conftest import Portal, Workers, serve
+from tests.e2e.conftest import Portal, Workers, running_portal, worker_pool
 from tests.e2e.test_live import add_camera, camera_status, fetch, playlist_url
 from tests.support.tools import require_tool, wait_for
 
@@ -27,26 +26,14 @@ def make_clip(path: Path, *args: str) -> Path:
 
 @pytest.fixture()
 def demo_portal(tmp_path: Path) -> Iterator[Portal]:
-    settings = make_settings(tmp_path, env="demo", allow_file_sources=True, sync_interval_s=1, lease_seconds=6,
-                             segment_seconds=1, hls_list_size=4, record_segment_seconds=4, snapshot_interval_s=2)
-    app = migrated_app(settings)
-    server, url = serve(app)
-    try:
-        yield Portal(app=app, url=url, media_root=settings.media_path, server=server)
-    finally:
-        server.shutdown()
+    with running_portal(tmp_path, env="demo", allow_file_sources=True) as running:
+        yield running
 
 
 @pytest.fixture()
 def demo_workers(demo_portal: Portal) -> Iterator[Workers]:
-    from tests.e2e.conftest import ffmpeg_children
-
-    pool = Workers(demo_portal)
-    try:
+    with worker_pool(demo_portal) as pool:
         yield pool
-    finally:
-        pool.stop_all()
-        assert not ffmpeg_children(demo_portal.media_root)
 
 
 def test_hevc_is_copied_flagged_and_served_as_fmp4(demo_portal: Portal, demo_workers: Workers, tmp_path: Path) -> None:

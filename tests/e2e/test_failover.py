@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from portal.models import CameraLease, db
-from tests.conftest import make_settings, migrated_app
-from tests.e2e.conftest import Portal, Workers, ffmpeg_children, serve
+from tests.e2e.conftest import Portal, Workers, ffmpeg_children, running_portal
 from tests.e2e.test_live import add_camera, camera_status, fetch, media_sequence, playlist_url
 from tests.support.tools import wait_for
 
@@ -66,16 +65,8 @@ def test_killed_ffmpeg_is_restarted(portal: Portal, workers: Workers, rtsp) -> N
 
 @pytest.fixture()
 def pg_portal(tmp_path: Path, pg_url: str) -> Iterator[Portal]:
-    settings = make_settings(tmp_path, database_url=pg_url, sync_interval_s=1, lease_seconds=6, segment_seconds=1,
-                             hls_list_size=4, record_segment_seconds=4)
-    app = migrated_app(settings)
-    server, url = serve(app)
-    try:
-        yield Portal(app=app, url=url, media_root=settings.media_path, server=server)
-    finally:
-        server.shutdown()
-        with app.app_context():
-            db.engine.dispose()
+    with running_portal(tmp_path, database_url=pg_url) as running:
+        yield running
 
 
 @pytest.mark.postgres
