@@ -50,7 +50,7 @@ class Settings:
     city_name: str = "Kota Kendari"
     sync_interval_s: int = 5
     lease_seconds: int = 30
-    segment_seconds: int = 2
+    segment_seconds: int = 1  # live HLS cuts on keyframes, so segments are max(this, the camera's GOP)
     hls_list_size: int = 6
     record_segment_seconds: int = 60
     snapshot_interval_s: int = 5

@@ -7,6 +7,7 @@ with a fixed keyframe interval. Everything is torn down by :meth:`Stack.close`, 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -60,7 +61,13 @@ class Stack:
 
         settings = make_settings(self.tmp, sync_interval_s=1, lease_seconds=10, segment_seconds=cfg.segment_seconds,
                                  hls_list_size=cfg.hls_list_size, record_segment_seconds=60, snapshot_interval_s=5)
-        self.app = migrated_app(settings)
+        logging.disable(logging.INFO)  # alembic's migration chatter
+        try:
+            self.app = migrated_app(settings)
+        finally:
+            logging.disable(logging.NOTSET)
+        for name in ("alembic", "werkzeug"):  # migrations reconfigure logging; keep the bench's output readable
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.media_root = settings.media_path
         self._serve()
         for i in range(1, cfg.cameras + 1):
