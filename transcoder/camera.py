@@ -166,7 +166,7 @@ class Camera:
             self.restarts_total += 1
         self.ever_started = True
         self.killed = False
-        self.probe_saw_down = self.probe_says_up = False
+        self.probe_says_up = False  # consumed; "seen down" lasts until the camera runs again
         self._marker = self._progress()
         self.last_progress_at = None
         try:
@@ -200,6 +200,7 @@ class Camera:
                 self._enter(State.RUNNING, now)
                 self.failures = 0
                 self.failure = None
+                self.probe_saw_down = False
             if self.log.info.codec == "hevc" and self.codec_hint != "hevc":
                 self.codec_hint = "hevc"  # rebuild the live view as fMP4 with hvc1, the form Safari plays
                 self._begin_stop(now, State.STARTING, reason=None)

@@ -239,3 +239,23 @@ def test_a_process_that_cannot_start_is_an_error_with_backoff() -> None:
     camera.transition(0)
     assert camera.state is State.BACKOFF and camera.status == "error"
     assert "could not start ffmpeg" in (camera.error or "")
+
+
+def test_a_camera_seen_down_is_retried_as_soon_as_it_answers_even_after_a_failed_retry() -> None:
+    timing = Timing(backoff_base_s=4, backoff_max_s=60)
+    camera, factory, progress, _ = make_camera(timing)
+    now = run_until_running(camera, progress)
+    factory.last.code = 0
+    camera.transition(now + 1)
+    camera.probe_result(False)  # the camera is away
+    camera.transition(camera.retry_at)  # a scheduled retry: still away, ffmpeg fails at once
+    assert camera.state is State.STARTING
+    factory.last.code = 1
+    camera.transition(camera.retry_at + 0.1)
+    assert camera.state is State.BACKOFF and camera.retry_at - camera.since > 6
+    camera.probe_result(True)  # back: no need to see it down again in this backoff
+    camera.transition(camera.since + 0.5)
+    assert camera.state is State.STARTING and len(factory.started) == 3
+    progress.advance()
+    camera.transition(camera.since + 1)
+    assert camera.state is State.RUNNING and not camera.probe_saw_down
