@@ -72,6 +72,7 @@ class Camera:
         self._marker: int | None = None
         self.retry_at = 0.0
         self.stop_deadline = 0.0
+        self.term_again_at: float | None = None
         self.killed = False
         self.after_stop: State = State.BACKOFF
         self.failures = 0  # consecutive, reset by a running camera
@@ -225,12 +226,18 @@ class Camera:
         # A stalled ffmpeg has nothing left to write and often sits in a blocking read: don't wait long.
         stalled = reason is not None and reason.startswith("stalled")
         self.stop_deadline = now + (min(2.0, self.timing.stop_timeout_s) if stalled else self.timing.stop_timeout_s)
+        # ffmpeg blocked in a read acts on a second SIGTERM at once (and still closes its files); a signal sent
+        # twice at the same moment would merge into one, so the second goes on a later turn of the loop.
+        self.term_again_at = now + 0.3 if stalled else None
         self.killed = False
         self._enter(State.STOPPING, now)
 
     def _watch_stop(self, now: float) -> None:
         assert self.proc is not None
         if self.proc.poll() is None:
+            if self.term_again_at is not None and now >= self.term_again_at:
+                self.term_again_at = None
+                self.proc.terminate()
             if now >= self.stop_deadline and not self.killed:
                 self.proc.kill()
                 self.killed = True

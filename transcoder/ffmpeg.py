@@ -224,6 +224,7 @@ def build_argv(ffmpeg: str, spec: CameraSpec, out: OutputSettings, media_root: P
         "-map", f"{live}:v:0", "-c:v", "copy", *tag, *audio_args(spec, live),
         "-f", "hls", "-hls_time", str(out.segment_seconds), "-hls_list_size", str(out.hls_list_size),
         "-hls_flags", "delete_segments+program_date_time+independent_segments+temp_file+omit_endlist+discont_start",
+        "-hls_init_time", "1",  # the first segment after a (re)start: cut at the first keyframe after 1 s
         "-hls_delete_threshold", "2", "-hls_start_number_source", "epoch", *segment_type,
         "-hls_segment_filename", str(paths.hls_dir / f"%d.{extension}"), str(paths.playlist),
     ]

@@ -144,6 +144,7 @@ class Worker:
     # -- one turn of the loop --
 
     def tick(self, now: float) -> None:
+        self._probe(now)  # first, so a camera found back is restarted in this very turn
         for camera in list(self.cameras.values()):
             before = camera.state
             after = camera.transition(now)
@@ -153,7 +154,6 @@ class Worker:
                          and camera.failure else "")
             if after is State.STOPPED and not camera.want_running:
                 del self.cameras[camera.spec.id]
-        self._probe(now)
         self._housekeeping(now)
         self._sync_step(now)
         if self.lease_deadline is not None and now > self.lease_deadline:

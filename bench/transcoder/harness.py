@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,7 @@ class CpuWindow:
     ``changed``, so a window can be rejected); the machine's overall busy share comes from /proc/stat.
     """
 
-    def __init__(self, groups: dict[str, Sequence[int]]) -> None:
+    def __init__(self, groups: Mapping[str, Sequence[int]]) -> None:
         self.groups = {name: list(pids) for name, pids in groups.items()}
         self.before: dict[int, float] = {}
         self.t0 = 0.0
@@ -101,7 +101,7 @@ class CpuWindow:
                 if value is not None:
                     self.before[pid] = value
 
-    def stop(self, groups: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
+    def stop(self, groups: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
         seconds = time.monotonic() - self.t0
         busy1, total1 = system_busy()
         now_groups = groups or self.groups
@@ -120,7 +120,12 @@ class CpuWindow:
             result[f"{name}_cpu_s"] = round(used, 3)
             result[f"{name}_core_pct"] = round(100 * used / seconds, 2)
         result["changed_processes"] = changed
-        result["machine_busy_pct"] = round(100 * (busy1 - self.sys0[0]) / max(1.0, total1 - self.sys0[1]), 1)
+        busy = (busy1 - self.sys0[0]) / max(1.0, total1 - self.sys0[1])
+        result["machine_busy_pct"] = round(100 * busy, 1)
+        # everything else on the machine, this benchmark's own process (portal, samplers) included
+        cores = len(os.sched_getaffinity(0))
+        ours = sum(v for k, v in result.items() if k.endswith("_core_pct"))
+        result["other_core_pct"] = round(max(0.0, 100 * busy * cores - ours), 1)
         return result
 
 
@@ -181,6 +186,10 @@ class Portal:
     url: str
     media_root: Path
     server: BaseWSGIServer
+    syncs: list[tuple[float, float]] = field(default_factory=list)  # (wall clock at the end, seconds taken)
+
+    def sync_seconds(self, since: float) -> list[float]:
+        return [taken for end, taken in list(self.syncs) if end >= since]
 
     def add_cameras(self, urls: Sequence[str], prefix: str = "Bench") -> list[tuple[int, str]]:
         """Insert enabled, recorded cameras; returns (id, media key) of each, in order."""
@@ -240,10 +249,22 @@ def start_portal(tmp: Path, **settings: Any) -> Portal:
     app = create_app(config)
     with app.app_context():
         upgrade()
+    syncs: list[tuple[float, float]] = []
+    inner = app.wsgi_app
+
+    def timed(environ: dict[str, Any], start_response: Any) -> Any:
+        """How long the portal takes to answer each worker sync (the worker gives up after 10 s)."""
+        began = time.monotonic()
+        body = list(inner(environ, start_response))
+        if environ.get("PATH_INFO", "").endswith("/sync"):
+            syncs.append((time.time(), time.monotonic() - began))
+        return body
+
+    app.wsgi_app = timed  # type: ignore[method-assign]
     server = make_server("127.0.0.1", free_port(), app, threaded=True)
     threading.Thread(target=server.serve_forever, name="portal", daemon=True).start()
     return Portal(app=app, url=f"http://127.0.0.1:{server.server_port}", media_root=config.media_path,
-                  server=server)
+                  server=server, syncs=syncs)
 
 
 # -- the worker --
@@ -348,6 +369,26 @@ def start_worker(portal: Portal, name: str, log_dir: Path, **extra: str) -> Work
 class Fleet:
     procs: list[subprocess.Popen[bytes]]
     playlists: list[Path]
+    argvs: list[list[str]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path = Path()
+    restarts: int = 0
+
+    def restart_stale(self, limit_s: float) -> int:
+        """Start again every ffmpeg whose playlist is missing or too old (bare ffmpeg has no supervisor, and
+        about one fresh simulated camera in a hundred never sends its first frames); returns how many."""
+        count = 0
+        for i, age in enumerate(playlist_ages(self.playlists)):
+            if age < limit_s:
+                continue
+            proc = self.procs[i]
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            self.procs[i] = _spawn(self.argvs[i], self.env, self.log_dir / f"ffmpeg-{i + 1}.log")
+            count += 1
+        self.restarts += count
+        return count
 
     @property
     def pids(self) -> list[int]:
@@ -371,14 +412,15 @@ class Fleet:
 
 def start_fleet(argvs: Sequence[tuple[list[str], Path]], env: dict[str, str], log_dir: Path) -> Fleet:
     """One ffmpeg per argv, each stderr to its own file (as cheap as the worker's pipe)."""
-    procs, playlists = [], []
     log_dir.mkdir(parents=True, exist_ok=True)
-    for i, (argv, playlist) in enumerate(argvs, 1):
-        with (log_dir / f"ffmpeg-{i}.log").open("wb") as log:
-            procs.append(subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=log, start_new_session=True))
-        playlists.append(playlist)
-    return Fleet(procs, playlists)
+    procs = [_spawn(argv, env, log_dir / f"ffmpeg-{i}.log") for i, (argv, _) in enumerate(argvs, 1)]
+    return Fleet(procs, [playlist for _, playlist in argvs], [argv for argv, _ in argvs], env, log_dir)
+
+
+def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                start_new_session=True)
 
 
 # -- a camera that freezes: a TCP proxy in front of the simulator --
