@@ -29,6 +29,7 @@ from tests.support.clip import make_test_clip
 from tests.support.tools import SYSTEM_PYTHON
 
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+ROOT = Path(__file__).resolve().parents[2]
 _live: set[RtspSimulator] = set()
 
 
@@ -37,6 +38,9 @@ class RtspSimulatorError(RuntimeError):
 
 
 class RtspSimulator:
+    error: type[RtspSimulatorError] = RtspSimulatorError
+    log_prefix = "rtsp-sim-"
+
     def __init__(self, cameras: int = 6, port: int = 0, clip: Path | str | None = None,
                  auth: str | tuple[str, str] | None = None, *, names: Sequence[str] = (),
                  auth_method: str = "digest", fps: int = 25, host: str = "127.0.0.1",
@@ -59,14 +63,13 @@ class RtspSimulator:
         self.proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._command_lock = threading.Lock()
-        self._log = tempfile.NamedTemporaryFile(prefix="rtsp-sim-", suffix=".log", delete=False)  # noqa: SIM115
+        self._log = tempfile.NamedTemporaryFile(prefix=self.log_prefix, suffix=".log", delete=False)  # noqa: SIM115
         self.log_path = Path(self._log.name)
 
     # -- lifecycle --
 
-    def start(self, timeout: float = 30.0) -> RtspSimulator:
-        if self.proc is not None:
-            raise RtspSimulatorError("already started")
+    def _server_command(self) -> tuple[list[str], dict[str, str]]:
+        """The server's argv and environment (Debian's Python with GStreamer; a venv Python can't import gi)."""
         clip = self.clip or make_test_clip(fps=self.fps)
         argv = [self.python, "-u", str(SERVER_SCRIPT), "--clip", str(clip), "--fps", str(self.fps),
                 "--port", str(self.requested_port), "--address", self.host, "--cameras", str(self.cameras)]
@@ -75,19 +78,25 @@ class RtspSimulator:
         if self.auth is not None:
             argv += ["--auth", ":".join(self.auth), "--auth-method", self.auth_method]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        return argv, env
+
+    def start(self, timeout: float = 30.0) -> RtspSimulator:
+        if self.proc is not None:
+            raise self.error("already started")
+        argv, env = self._server_command()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                     text=True, bufsize=1, start_new_session=True, env=env)
+                                     text=True, bufsize=1, start_new_session=True, env=env, cwd=ROOT)
         _live.add(self)
         threading.Thread(target=self._read_stdout, args=(self.proc,), name="rtsp-sim-stdout", daemon=True).start()
         try:
             line = self._next_line(timeout, "READY")
-        except RtspSimulatorError:
+        except self.error:
             self.close(timeout=1.0)
             raise
         if not line.startswith("READY "):
             tail = self.log_tail()
             self.close()
-            raise RtspSimulatorError(f"simulator did not start: {line!r}\n{tail}")
+            raise self.error(f"simulator did not start: {line!r}\n{tail}")
         self.port = int(line.split()[1])
         return self
 
@@ -137,7 +146,7 @@ class RtspSimulator:
     @property
     def pid(self) -> int:
         if self.proc is None:
-            raise RtspSimulatorError("not running")
+            raise self.error("not running")
         return self.proc.pid
 
     # -- cameras --
@@ -180,12 +189,12 @@ class RtspSimulator:
         with self._command_lock:
             proc = self.proc
             if proc is None or proc.stdin is None or proc.poll() is not None:
-                raise RtspSimulatorError(f"simulator is not running\n{self.log_tail()}")
+                raise self.error(f"simulator is not running\n{self.log_tail()}")
             proc.stdin.write(line.strip() + "\n")
             proc.stdin.flush()
             answer = self._next_line(timeout, line)
         if not answer.startswith("OK"):
-            raise RtspSimulatorError(f"{line!r} -> {answer!r}")
+            raise self.error(f"{line!r} -> {answer!r}")
         return answer
 
     # -- plumbing --
@@ -207,9 +216,9 @@ class RtspSimulator:
                 line = self._lines.get(timeout=max(remaining, 0.01))
             except queue.Empty:
                 message = f"no answer to {waiting_for!r} within {timeout:g} s\n{self.log_tail()}"
-                raise RtspSimulatorError(message) from None
+                raise self.error(message) from None
             if line is None:
-                raise RtspSimulatorError(f"simulator exited while waiting for {waiting_for!r}\n{self.log_tail()}")
+                raise self.error(f"simulator exited while waiting for {waiting_for!r}\n{self.log_tail()}")
             if line.startswith(("READY", "OK", "ERR")):
                 return line
 

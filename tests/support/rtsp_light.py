@@ -35,12 +35,10 @@ CPU while that many ``ffmpeg -c copy -f null`` readers read one camera each.
 from __future__ import annotations
 
 import argparse
-import atexit
 import base64
 import heapq
 import json
 import os
-import queue
 import secrets
 import selectors
 import signal
@@ -48,17 +46,15 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 from tests.support.annexb import access_units, split_nal_units
 from tests.support.clip import make_test_clip
+from tests.support.rtsp import RtspSimulator, RtspSimulatorError
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_PAYLOAD = 1400
@@ -69,7 +65,6 @@ SESSION_TIMEOUT = 60
 RAW_SUFFIXES = (".h264", ".264")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RTP_FIELDS = struct.Struct(">HII")  # sequence number, timestamp, SSRC: bytes 2..11 of the RTP header
-_live: set[LightRtspSimulator] = set()
 
 
 # -- the clip, packetized once --------------------------------------------------------------------------------
@@ -551,37 +546,25 @@ def serve(args: argparse.Namespace) -> int:
 
 # -- the caller's side ----------------------------------------------------------------------------------------
 
-class LightRtspSimulatorError(RuntimeError):
+class LightRtspSimulatorError(RtspSimulatorError):
     pass
 
 
-class LightRtspSimulator:
+class LightRtspSimulator(RtspSimulator):
     """Runs the light server in a subprocess (``sys.executable -m tests.support.rtsp_light``) and talks to it.
 
-    Same API as ``tests.support.rtsp.RtspSimulator`` minus credentials.
+    The API of ``tests.support.rtsp.RtspSimulator`` (lifecycle, control commands) minus credentials, plus
+    :meth:`stats`; ``list_cameras`` counts PLAYing sessions.
     """
+
+    error = LightRtspSimulatorError
+    log_prefix = "rtsp-light-"
 
     def __init__(self, cameras: int = 6, clip: Path | str | None = None, fps: int = 25, *, port: int = 0,
                  names: Sequence[str] = (), host: str = "127.0.0.1", python: str = sys.executable) -> None:
-        self.cameras = cameras
-        self.clip = Path(clip) if clip is not None else None
-        self.fps = fps
-        self.requested_port = port
-        self.names = list(names)
-        self.host = host
-        self.python = python
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._command_lock = threading.Lock()
-        self._log = tempfile.NamedTemporaryFile(prefix="rtsp-light-", suffix=".log", delete=False)  # noqa: SIM115
-        self.log_path = Path(self._log.name)
+        super().__init__(cameras=cameras, port=port, clip=clip, names=names, fps=fps, host=host, python=python)
 
-    # -- lifecycle --
-
-    def start(self, timeout: float = 30.0) -> LightRtspSimulator:
-        if self.proc is not None:
-            raise LightRtspSimulatorError("already started")
+    def _server_command(self) -> tuple[list[str], dict[str, str]]:
         clip = (self.clip or make_test_clip(fps=self.fps)).resolve()
         argv = [self.python, "-u", "-m", "tests.support.rtsp_light", "--clip", str(clip), "--fps", str(self.fps),
                 "--port", str(self.requested_port), "--address", self.host, "--cameras", str(self.cameras)]
@@ -589,164 +572,11 @@ class LightRtspSimulator:
             argv += ["--names", ",".join(self.names)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                     text=True, bufsize=1, start_new_session=True, env=env, cwd=ROOT)
-        _live.add(self)
-        threading.Thread(target=self._read_stdout, args=(self.proc,), name="rtsp-light-stdout", daemon=True).start()
-        try:
-            line = self._next_line(timeout, "READY")
-        except LightRtspSimulatorError:
-            self.close(timeout=1.0)
-            raise
-        if not line.startswith("READY "):
-            tail = self.log_tail()
-            self.close()
-            raise LightRtspSimulatorError(f"light simulator did not start: {line!r}\n{tail}")
-        self.port = int(line.split()[1])
-        return self
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the server (its whole process group); idempotent."""
-        proc, self.proc = self.proc, None
-        _live.discard(self)
-        if proc is not None:
-            try:
-                if proc.poll() is None and proc.stdin is not None:
-                    proc.stdin.write("quit\n")
-                    proc.stdin.flush()
-                    proc.stdin.close()
-            except (BrokenPipeError, OSError, ValueError):
-                pass
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    _signal_group(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            _signal_group(proc.pid, signal.SIGKILL)
-            if proc.stdout is not None:
-                proc.stdout.close()
-        if not self._log.closed:
-            self._log.close()
-            if not os.environ.get("PANTAU_KEEP_LOGS"):
-                self.log_path.unlink(missing_ok=True)
-
-    def __enter__(self) -> LightRtspSimulator:
-        return self.start() if self.proc is None else self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # last resort; close() is the contract
-        if getattr(self, "proc", None) is not None:
-            try:
-                self.close(timeout=1.0)
-            except Exception:  # noqa: BLE001, S110 - interpreter shutdown; atexit has the same job
-                pass
-
-    @property
-    def pid(self) -> int:
-        if self.proc is None:
-            raise LightRtspSimulatorError("not running")
-        return self.proc.pid
-
-    # -- cameras --
-
-    def name(self, index_or_name: int | str) -> str:
-        """``1`` -> ``"cam1"``; a name is returned as is."""
-        return f"cam{index_or_name}" if isinstance(index_or_name, int) else index_or_name
-
-    def url(self, index_or_name: int | str) -> str:
-        return f"rtsp://{self.host}:{self.port}/{self.name(index_or_name)}"
-
-    def urls(self) -> list[str]:
-        return [self.url(i) for i in range(1, self.cameras + 1)] + [self.url(n) for n in self.names]
-
-    def stop_camera(self, index_or_name: int | str) -> None:
-        self.command(f"stop {self.name(index_or_name)}")
-
-    def start_camera(self, index_or_name: int | str) -> None:
-        self.command(f"start {self.name(index_or_name)}")
-
-    def add_camera(self, name: str) -> str:
-        self.command(f"add {name}")
-        return self.url(name)
-
-    def list_cameras(self) -> dict[str, tuple[bool, int]]:
-        """name -> (running, number of PLAYing sessions)."""
-        result = {}
-        for item in self.command("list").split()[2:]:
-            name, _, state = item.partition("=")
-            on, _, sessions = state.partition(":")
-            result[name] = (on == "on", int(sessions))
-        return result
+        return argv, env
 
     def stats(self) -> dict[str, int]:
         """Server counters: sessions (PLAYing), connections, frames, bytes, dropped (frames, backlog)."""
         return {k: int(v) for k, _, v in (item.partition("=") for item in self.command("stats").split()[2:])}
-
-    def command(self, line: str, timeout: float = 10.0) -> str:
-        """Send one control command and return its ``OK ...`` answer (``LightRtspSimulatorError`` on ``ERR``)."""
-        with self._command_lock:
-            proc = self.proc
-            if proc is None or proc.stdin is None or proc.poll() is not None:
-                raise LightRtspSimulatorError(f"light simulator is not running\n{self.log_tail()}")
-            proc.stdin.write(line.strip() + "\n")
-            proc.stdin.flush()
-            answer = self._next_line(timeout, line)
-        if not answer.startswith("OK"):
-            raise LightRtspSimulatorError(f"{line!r} -> {answer!r}")
-        return answer
-
-    # -- plumbing --
-
-    def _read_stdout(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                self._lines.put(line.rstrip("\n"))
-        except (OSError, ValueError):
-            pass
-        self._lines.put(None)
-
-    def _next_line(self, timeout: float, waiting_for: str) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                line = self._lines.get(timeout=max(remaining, 0.01))
-            except queue.Empty:
-                raise LightRtspSimulatorError(
-                    f"no answer to {waiting_for!r} within {timeout:g} s\n{self.log_tail()}") from None
-            if line is None:
-                raise LightRtspSimulatorError(
-                    f"light simulator exited while waiting for {waiting_for!r}\n{self.log_tail()}")
-            if line.startswith(("READY", "OK", "ERR")):
-                return line
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-@atexit.register
-def _close_all() -> None:
-    for sim in list(_live):
-        sim.close(timeout=1.0)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -764,8 +594,6 @@ def measure(clients: int, seconds: float = 20.0, *, gst: bool = False, settle: f
     each, over ``seconds`` of wall time; ``gst`` measures the GStreamer simulator instead."""
     sim: Any
     if gst:
-        from tests.support.rtsp import RtspSimulator
-
         sim = RtspSimulator(cameras=clients)
     else:
         sim = LightRtspSimulator(cameras=clients)
