@@ -32,7 +32,6 @@ class WorkerFigures:
     disk_guard_deleted_total: int = 0
     retention_deleted_total: int = 0
     sync_failures_total: int = 0
-    last_sync_ok_age_s: float | None = None
 
     def by_state(self) -> dict[str, int]:
         counts = dict.fromkeys(self.states, 0)

@@ -69,7 +69,6 @@ class Worker:
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync")
         self._last_sync_warning = -1e9
         self._last_guard_log = -1e9
-        self._last_sync_ok: float | None = None
 
     # -- cameras --
 
@@ -80,25 +79,28 @@ class Worker:
                       stop_timeout_s=c.stop_timeout_s, backoff_base_s=c.backoff_base_s,
                       backoff_max_s=c.backoff_max_s, restart_budget_per_hour=c.restart_budget_per_hour)
 
+    def _paths(self, spec: CameraSpec) -> MediaPaths:
+        return MediaPaths(self.config.media_root, spec.key, spec.id)
+
     def _argv(self, spec: CameraSpec, codec_hint: str | None) -> list[str]:
-        paths = MediaPaths(self.config.media_root, spec.key, spec.id)
+        paths = self._paths(spec)
         paths.make_dirs()
         return build_argv(self.ffmpeg, spec, self.out, self.config.media_root, codec_hint)
 
     def _new_camera(self, spec: CameraSpec) -> Camera:
-        paths = MediaPaths(self.config.media_root, spec.key, spec.id)
+        paths = self._paths(spec)
         paths.make_dirs()
         self._take(collect(paths, final=True))  # leftovers of an ffmpeg that died with an earlier worker
         _clear_stale_hls(paths.hls_dir)
 
         def progress() -> int | None:
             try:
-                return os.stat(MediaPaths(self.config.media_root, camera.spec.key, spec.id).playlist).st_mtime_ns
+                return os.stat(self._paths(camera.spec).playlist).st_mtime_ns
             except OSError:
                 return None
 
         def on_exit(cam: Camera) -> None:
-            self._take(collect(MediaPaths(self.config.media_root, cam.spec.key, cam.spec.id), final=True))
+            self._take(collect(self._paths(cam.spec), final=True))
 
         camera = Camera(spec, argv=self._argv, factory=self.factory, env=self.env, timing=self._timing(),
                         progress=progress, on_exit=on_exit)
@@ -246,7 +248,7 @@ class Worker:
     def body(self, now: float) -> dict[str, Any]:
         for camera in self.cameras.values():
             if camera.proc is not None:
-                self._take(collect(MediaPaths(self.config.media_root, camera.spec.key, camera.spec.id), final=False))
+                self._take(collect(self._paths(camera.spec), final=False))
         self._refresh_figures(now)
         report = self.guard_report
         return {
@@ -267,7 +269,7 @@ class Worker:
         figures = []
         for camera in self.cameras.values():
             try:
-                mtime = os.stat(MediaPaths(self.config.media_root, camera.spec.key, camera.spec.id).playlist).st_mtime
+                mtime = os.stat(self._paths(camera.spec).playlist).st_mtime
                 age: float | None = max(0.0, wall - mtime) if camera.state is State.RUNNING else None
             except OSError:
                 age = None
@@ -277,7 +279,6 @@ class Worker:
         self.figures.disk_total_bytes = self.guard_report.total_bytes
         self.figures.disk_guard_active = self.guard_active
         self.figures.disk_guard_exhausted = self.guard_report.exhausted
-        self.figures.last_sync_ok_age_s = None if self._last_sync_ok is None else now - self._last_sync_ok
 
     def _sync_step(self, now: float) -> None:
         if self._sync is not None:
@@ -299,7 +300,6 @@ class Worker:
                 lease = response.get("lease_seconds")
                 lease_s = float(lease) if isinstance(lease, int | float) and lease > 0 else 30.0
                 self.lease_deadline = sent_at + lease_s
-                self._last_sync_ok = now
                 self.apply_assignment(response, now)
                 self.next_sync = sent_at + self.sync_interval
         if self._sync is None and now >= self.next_sync and not self.stopping.is_set():

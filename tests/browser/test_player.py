@@ -138,7 +138,8 @@ def test_pausing_stops_downloading_and_play_resumes_live(live_server: LiveServer
     assert hls_requests and hls_requests[0].endswith("/index.m3u8")
 
 
-def test_hevc_camera_says_so_in_a_browser_without_hevc(live_server: LiveServer, page: Any, media: Path) -> None:
+def hevc_camera(live_server: LiveServer, media: Path) -> Any:
+    """A public camera whose worker reported H.265, with playable media installed."""
     camera = live_server.camera(name="Pelabuhan")
     live_server.install_media(camera, media)
     with live_server.app.app_context():
@@ -146,6 +147,11 @@ def test_hevc_camera_says_so_in_a_browser_without_hevc(live_server: LiveServer, 
 
         db.session.get(CameraStatus, camera.id).codec = "hevc"
         db.session.commit()
+    return camera
+
+
+def test_hevc_camera_says_so_in_a_browser_without_hevc(live_server: LiveServer, page: Any, media: Path) -> None:
+    camera = hevc_camera(live_server, media)
     # This browser, like many phones' Chrome without a hardware decoder, cannot decode HEVC.
     page.add_init_script("""(() => {
         const real = MediaSource.isTypeSupported.bind(MediaSource);
@@ -162,13 +168,7 @@ def test_hevc_camera_says_so_in_a_browser_without_hevc(live_server: LiveServer, 
 
 
 def test_hevc_camera_plays_where_the_browser_can(live_server: LiveServer, page: Any, media: Path) -> None:
-    camera = live_server.camera(name="Pelabuhan")
-    live_server.install_media(camera, media)
-    with live_server.app.app_context():
-        from portal.models import CameraStatus, db
-
-        db.session.get(CameraStatus, camera.id).codec = "hevc"
-        db.session.commit()
+    camera = hevc_camera(live_server, media)
     page.add_init_script("""(() => {
         const real = MediaSource.isTypeSupported.bind(MediaSource);
         MediaSource.isTypeSupported = (t) => /hvc1/.test(t) || real(t);

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from types import ModuleType, TracebackType
 
-from tests.support.tools import free_port, port_open
+from tests.support.tools import free_port, port_open, signal_group
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "nginx" / "pantau.conf.template"
@@ -132,17 +132,17 @@ class NginxServer:
         if proc is None:
             return ""
         if proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGQUIT)  # graceful: finish requests, then exit
+            signal_group(proc.pid, signal.SIGQUIT)  # graceful: finish requests, then exit
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGTERM)
+                signal_group(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
-                    _signal_group(proc.pid, signal.SIGKILL)
+                    signal_group(proc.pid, signal.SIGKILL)
                     proc.wait()
-        _signal_group(proc.pid, signal.SIGKILL)  # workers left behind, if any
+        signal_group(proc.pid, signal.SIGKILL)  # workers left behind, if any
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         if proc.stderr:
             proc.stderr.close()
@@ -184,13 +184,6 @@ class NginxServer:
 
     def _error_log_size(self) -> int:
         return len(self.error_log())
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @atexit.register

@@ -26,7 +26,7 @@ from types import TracebackType
 from urllib.parse import quote
 
 from tests.support.clip import make_test_clip
-from tests.support.tools import SYSTEM_PYTHON
+from tests.support.tools import SYSTEM_PYTHON, signal_group
 
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,13 +115,13 @@ class RtspSimulator:
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGTERM)
+                signal_group(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
-                    _signal_group(proc.pid, signal.SIGKILL)
+                    signal_group(proc.pid, signal.SIGKILL)
                     proc.wait()
-            _signal_group(proc.pid, signal.SIGKILL)  # anything the server may have left in its group
+            signal_group(proc.pid, signal.SIGKILL)  # anything the server may have left in its group
             if proc.stdout is not None:
                 proc.stdout.close()
         if not self._log.closed:
@@ -228,13 +228,6 @@ class RtspSimulator:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @atexit.register

@@ -100,3 +100,11 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def signal_group(pid: int, signum: int) -> None:
+    """Signal a whole process group (a server started with ``start_new_session``); gone is fine."""
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass

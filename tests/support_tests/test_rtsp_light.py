@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from tests.support.rtsp_light import LightRtspSimulator, LightRtspSimulatorError, cpu_seconds
 from tests.support.tools import require_tool, wait_for
+from tests.support_tests.test_rtsp import Reader, ffprobe
 from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv, ffmpeg_env
 
 pytestmark = pytest.mark.rtsp
@@ -33,14 +33,6 @@ def sim(tools: dict[str, str]) -> Iterator[LightRtspSimulator]:
         yield simulator
 
 
-def ffprobe(tools: dict[str, str], url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [tools["ffprobe"], "-v", "error", "-rtsp_transport", "tcp", "-timeout", "5000000", "-select_streams", "v:0",
-         "-show_entries", "stream=codec_name,width,height,r_frame_rate", "-of", "json", url],
-        capture_output=True, text=True, timeout=30,
-    )
-
-
 def read_argv(ffmpeg: str, url: str, seconds: float | None = None) -> list[str]:
     limit = ["-t", str(seconds)] if seconds is not None else []
     return [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-timeout", "5000000", "-i", url,
@@ -49,27 +41,6 @@ def read_argv(ffmpeg: str, url: str, seconds: float | None = None) -> list[str]:
 
 def frame_lines(framemd5: str) -> list[list[str]]:
     return [[field.strip() for field in line.split(",")] for line in framemd5.splitlines() if line.startswith("0,")]
-
-
-class Reader:
-    """A long-running ``ffmpeg -c copy`` on one camera, counting the frames it receives."""
-
-    def __init__(self, ffmpeg: str, url: str) -> None:
-        self.frames = 0
-        self.proc = subprocess.Popen(read_argv(ffmpeg, url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        threading.Thread(target=self._count, daemon=True).start()
-
-    def _count(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("0,"):
-                self.frames += 1
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
 
 
 def test_mounts_serve_720p_h264(sim: LightRtspSimulator, tools: dict[str, str]) -> None:
