@@ -5,6 +5,9 @@ PORT ?= 8000
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# The shared catalogue, and one per area package that has its own (mkdir portal/<area>/translations; make i18n).
+AREAS := $(patsubst portal/%/translations,%,$(wildcard portal/*/translations))
+CATALOGUES := portal/translations $(foreach a,$(AREAS),portal/$(a)/translations)
 
 .PHONY: demo test test-fast lint bench install system-deps i18n vendor clean
 
@@ -14,7 +17,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[test,dev]'
-	$(VENV)/bin/pybabel compile --statistics -d portal/translations 2>&1 | tail -n 1
+	for dir in $(CATALOGUES); do $(VENV)/bin/pybabel compile --statistics -d $$dir 2>&1 | tail -n 1; done
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,7 +35,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider -m "not rtsp and not nginx and not browser and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check portal transcoder tests bench nginx wsgi.py
+	$(VENV)/bin/ruff check portal transcoder contract tests bench nginx wsgi.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -40,9 +43,15 @@ bench: $(STAMP) system-deps
 	$(PY) -m bench
 
 i18n: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
-	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations
-	$(VENV)/bin/pybabel compile -d portal/translations
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --ignore-dirs "$(AREAS)" -o portal/translations/messages.pot portal templates
+	for area in $(AREAS); do \
+	  dir=portal/$$area/translations; \
+	  $(VENV)/bin/pybabel extract -F babel.cfg -k _l -o $$dir/messages.pot portal/$$area templates/$$area || exit 1; \
+	  if [ ! -f $$dir/id/LC_MESSAGES/messages.po ]; then $(VENV)/bin/pybabel init -i $$dir/messages.pot -d $$dir -l id; fi; \
+	done
+	for dir in $(CATALOGUES); do \
+	  $(VENV)/bin/pybabel update -i $$dir/messages.pot -d $$dir && $(VENV)/bin/pybabel compile -d $$dir || exit 1; \
+	done
 
 vendor:
 	bash static/vendor/fetch.sh

@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         PANTAU=settings,
+        SESSION_COOKIE_NAME="pantau_session",  # nginx keys its media-access cache on this cookie alone
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
@@ -42,13 +43,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     i18n.init_app(app)
 
-    from portal import api, health, media, public, worker_api
+    from portal.auth import policy as access
+    from portal.health import views as health
+    from portal.media import views as media
+    from portal.public import api
+    from portal.public import views as public
+    from portal.workers import api as worker_api
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(worker_api.bp)
     app.register_blueprint(health.bp)
+    worker_api.init_policy(access.init_app(app))
 
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]

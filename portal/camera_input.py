@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from portal.models.camera import AUDIO_MODES, CAMERA_CATEGORIES
-
-STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
+from contract.media import AUDIO_MODES
+from contract.media import NETWORK_SCHEMES as STREAM_SCHEMES
+from portal.models.camera import CAMERA_CATEGORIES
 
 
 class CameraInputError(ValueError):

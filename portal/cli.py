@@ -11,11 +11,12 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy import select
 
+from contract.media import AUDIO_MODES
 from portal.app import create_app
 from portal.camera_input import CameraInputError, check_fields
 from portal.models import Agency, Camera, CameraLease, User, db
 from portal.models.audit import record
-from portal.models.camera import AUDIO_MODES, CAMERA_CATEGORIES
+from portal.models.camera import CAMERA_CATEGORIES
 from portal.models.people import ROLES
 from portal.secret import redact_url
 
@@ -158,7 +159,7 @@ def cameras_remove(camera_id: int) -> None:
 @cli.command("health")
 def health_command() -> None:
     """Print the health summary of workers and cameras as JSON."""
-    from portal.health import summary
+    from portal.health.views import summary
 
     click.echo(json.dumps(summary(), ensure_ascii=False, indent=2))
 

@@ -13,7 +13,17 @@ LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
 COOKIE = "lang"
 # Indonesia's own names for its time zones, understood in both languages.
 ZONES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+PORTAL = Path(__file__).resolve().parent
+TRANSLATIONS = PORTAL / "translations"
+
+
+def translation_directories() -> list[Path]:
+    """The shared catalogue, then one per area package that has its own (``portal/<area>/translations``).
+
+    Each area keeps its messages beside its code, so areas are translated (and merged) independently;
+    Flask-Babel merges the catalogues in this order.
+    """
+    return [TRANSLATIONS, *sorted(p for p in PORTAL.glob("*/translations") if p.is_dir())]
 
 
 def select_locale() -> str:
@@ -28,7 +38,7 @@ def compile_catalogues() -> None:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+    for po in (po for d in translation_directories() for po in d.glob("*/LC_MESSAGES/messages.po")):
         mo = po.with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
@@ -45,7 +55,8 @@ def compile_catalogues() -> None:
 
 def init_app(app: Flask) -> None:
     compile_catalogues()
-    Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS),
+    directories = ";".join(str(d) for d in translation_directories())
+    Babel(app, locale_selector=select_locale, default_translation_directories=directories,
           default_timezone=app.config["PANTAU"].timezone)
     app.add_template_filter(when, "when")
     app.add_template_filter(last_seen, "last_seen")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal.models.camera import CAMERA_CATEGORIES, STATUSES
-from portal.opendata import CSV_COLUMNS
+from portal.public.opendata import CSV_COLUMNS
 
 STATUS_SCHEMA = {
     "type": "string", "enum": list(STATUSES),

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract import media as contract
+
 PREFIX = "PANTAU_"
 ENVIRONMENTS = ("development", "demo", "test", "production")
 
@@ -50,10 +52,10 @@ class Settings:
     city_name: str = "Kota Kendari"
     sync_interval_s: int = 5
     lease_seconds: int = 30
-    segment_seconds: int = 1  # live HLS cuts on keyframes, so segments are max(this, the camera's GOP)
-    hls_list_size: int = 6
-    record_segment_seconds: int = 60
-    snapshot_interval_s: int = 5
+    segment_seconds: int = contract.SEGMENT_SECONDS  # live HLS cuts on keyframes: max(this, the camera's GOP)
+    hls_list_size: int = contract.HLS_LIST_SIZE
+    record_segment_seconds: int = contract.RECORD_SEGMENT_SECONDS
+    snapshot_interval_s: int = contract.SNAPSHOT_INTERVAL_S
     live_timeout_s: int = 300
     timezone: str = "Asia/Makassar"
     extra: dict[str, Any] = field(default_factory=dict)

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
+from contract import media as contract
+from contract.media import AUDIO_MODES, NETWORK_SCHEMES
+
 WHITELISTS = {
     "rtsp": "rtsp,rtp,udp,tcp",
     "rtsps": "rtsps,rtsp,rtp,udp,tcp,tls,srtp",
@@ -29,7 +31,6 @@ WHITELISTS = {
     "https": "https,http,tcp,tls,crypto",
     "file": "file",
 }
-AUDIO_MODES = ("drop", "aac")
 RECORDING_LIST = "segments.csv"
 
 
@@ -39,10 +40,10 @@ class SourceRefused(ValueError):
 
 @dataclass(frozen=True)
 class OutputSettings:
-    segment_seconds: int = 2
-    hls_list_size: int = 6
-    record_segment_seconds: int = 60
-    snapshot_interval_s: int = 5
+    segment_seconds: int = contract.SEGMENT_SECONDS
+    hls_list_size: int = contract.HLS_LIST_SIZE
+    record_segment_seconds: int = contract.RECORD_SEGMENT_SECONDS
+    snapshot_interval_s: int = contract.SNAPSHOT_INTERVAL_S
     allow_file_sources: bool = False
 
     @classmethod
@@ -72,8 +73,8 @@ class CameraSpec:
     source_url: str
     substream_url: str | None = None
     recording: bool = True
-    audio: str = "drop"
-    retention_days: int = 30
+    audio: str = contract.DEFAULT_AUDIO
+    retention_days: int = contract.RETENTION_DAYS
 
     def __repr__(self) -> str:  # the URLs carry credentials: keep them out of reprs and tracebacks
         return f"CameraSpec(id={self.id}, key={self.key!r})"
@@ -86,12 +87,12 @@ class CameraSpec:
             raise ValueError("camera needs id, key and source_url") from None
         if not isinstance(cam_id, int) or isinstance(cam_id, bool) or cam_id < 1:
             raise ValueError("camera id must be a positive integer")
-        if not isinstance(key, str) or not key.isalnum() or len(key) > 64:
-            raise ValueError(f"camera {cam_id}: key must be letters and digits")
+        if not contract.is_media_key(key):
+            raise ValueError(f"camera {cam_id}: key must be 8 to 32 lower-case hex digits")
         if not isinstance(source, str) or not source:
             raise ValueError(f"camera {cam_id}: source_url must be a string")
         sub = data.get("substream_url")
-        audio = data.get("audio") or "drop"
+        audio = data.get("audio") or contract.DEFAULT_AUDIO
         retention = data.get("retention_days")
         return cls(
             id=cam_id,
@@ -99,8 +100,8 @@ class CameraSpec:
             source_url=source,
             substream_url=sub if isinstance(sub, str) and sub else None,
             recording=data.get("recording") is not False,
-            audio=audio if audio in AUDIO_MODES else "drop",
-            retention_days=retention if isinstance(retention, int) and retention > 0 else 30,
+            audio=audio if audio in AUDIO_MODES else contract.DEFAULT_AUDIO,
+            retention_days=retention if isinstance(retention, int) and retention > 0 else contract.RETENTION_DAYS,
         )
 
 

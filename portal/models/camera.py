@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from contract.media import MEDIA_KEY_BYTES
 from portal.models.base import db, utcnow
 from portal.secret import redact_url
 
@@ -16,12 +17,11 @@ if TYPE_CHECKING:
     from portal.models.people import Agency
 
 CAMERA_CATEGORIES = ("traffic", "beach", "market", "border", "public_space", "government", "river", "other")
-AUDIO_MODES = ("drop", "aac")
 STATUSES = ("online", "starting", "offline", "error", "unknown")
 
 
 def new_media_key() -> str:
-    return secrets.token_hex(8)
+    return secrets.token_hex(MEDIA_KEY_BYTES)
 
 
 class Camera(db.Model):  # type: ignore[name-defined,misc]

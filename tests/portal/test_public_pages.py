@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import refresh
 
-from portal.catalogue import effective_status
 from portal.models import Camera, CameraStatus, db
+from portal.public.catalogue import effective_status
 from portal.settings import Settings, SettingsError
 from tests.conftest import add_camera
 

@@ -198,7 +198,7 @@ def test_changed_assignment_restarts_with_the_new_source() -> None:
     camera.update(SPEC, now)  # same spec: nothing happens
     camera.transition(now + 0.5)
     assert camera.state is State.RUNNING and len(factory.started) == 1
-    new = CameraSpec(id=7, key="abc", source_url="rtsp://10.0.0.6/stream1")
+    new = CameraSpec(id=7, key="00000abc", source_url="rtsp://10.0.0.6/stream1")
     camera.update(new, now + 1)
     assert camera.state is State.STOPPING
     camera.transition(now + 1.1)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.media import SEGMENT_SECONDS
 from transcoder.ffmpeg import CameraSpec, OutputSettings, SourceRefused, build_argv, find_ffmpeg, source_kind
 
 ROOT = Path("/srv/media")
@@ -13,7 +14,7 @@ OUT = OutputSettings(segment_seconds=2, hls_list_size=6, record_segment_seconds=
 
 
 def spec(**kw: object) -> CameraSpec:
-    base: dict[str, object] = {"id": 3, "key": "k3", "source_url": "rtsp://u:p@10.0.0.5:554/s1"}
+    base: dict[str, object] = {"id": 3, "key": "00000ab3", "source_url": "rtsp://u:p@10.0.0.5:554/s1"}
     base.update(kw)
     return CameraSpec.from_api(base)
 
@@ -36,8 +37,8 @@ def test_reads_the_camera_once_and_copies_video() -> None:
 
 def test_outputs_live_hls_recording_and_snapshot() -> None:
     argv = build_argv("ffmpeg", spec(), OUT, ROOT)
-    assert "/srv/media/hls/k3/index.m3u8" in argv
-    assert option(argv, "-hls_segment_filename") == ["/srv/media/hls/k3/%d.ts"]
+    assert "/srv/media/hls/00000ab3/index.m3u8" in argv
+    assert option(argv, "-hls_segment_filename") == ["/srv/media/hls/00000ab3/%d.ts"]
     flags = option(argv, "-hls_flags")[0].split("+")
     assert {"delete_segments", "program_date_time", "independent_segments", "temp_file", "omit_endlist"} <= set(flags)
     assert option(argv, "-hls_time") == ["2"] and option(argv, "-hls_list_size") == ["6"]
@@ -46,7 +47,7 @@ def test_outputs_live_hls_recording_and_snapshot() -> None:
     assert argv[argv.index("-segment_list") + 1] == "/srv/media/recordings/3/incoming/segments.csv"
     assert "/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4" in argv
     assert "empty_moov" in option(argv, "-segment_format_options")[0], "a killed ffmpeg leaves playable files"
-    assert argv[-1] == "/srv/media/snapshots/k3.jpg"
+    assert argv[-1] == "/srv/media/snapshots/00000ab3.jpg"
     assert option(argv, "-vf")[0].startswith("fps=1/5")
     assert option(argv, "-skip_frame:v") == ["nokey"], "only keyframes are decoded, for the snapshot"
     assert option(argv, "-atomic_writing") == ["1"]
@@ -112,7 +113,7 @@ def test_spec_validation_and_repr_without_secrets() -> None:
 def test_output_settings_ignore_nonsense() -> None:
     out = OutputSettings.from_api({"segment_seconds": "2", "hls_list_size": 0, "record_segment_seconds": 30,
                                    "allow_file_sources": "yes"})
-    assert out.segment_seconds == 2 and out.hls_list_size == 6 and out.record_segment_seconds == 30
+    assert out.segment_seconds == SEGMENT_SECONDS and out.hls_list_size == 6 and out.record_segment_seconds == 30
     assert out.allow_file_sources is False
 
 

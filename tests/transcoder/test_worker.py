@@ -30,7 +30,7 @@ class FakePortal:
 
 
 def cam(i: int, url: str = "rtsp://u:pw@10.0.0.9/s") -> dict[str, Any]:
-    return {"id": i, "key": f"k{i}", "source_url": url, "recording": True, "audio": "drop", "retention_days": 30}
+    return {"id": i, "key": f"{i:08x}", "source_url": url, "recording": True, "audio": "drop", "retention_days": 30}
 
 
 @pytest.fixture()

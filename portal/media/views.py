@@ -7,12 +7,14 @@ import re
 from flask import Blueprint, abort, current_app, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from portal.catalogue import camera_by_key
+from contract.media import MEDIA_KEY_PATTERN
+from portal.auth.policy import PUBLIC, allow
 from portal.models import Camera
+from portal.public.catalogue import camera_by_key
 from portal.settings import Settings
 
 bp = Blueprint("media", __name__)
-KEY = re.compile(r"^[0-9a-f]{8,32}$")
+KEY = MEDIA_KEY_PATTERN
 HLS_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.(m3u8|ts|m4s|mp4)$")
 MIMETYPES = {
     "m3u8": "application/vnd.apple.mpegurl",
@@ -39,6 +41,7 @@ def _viewable(key: str) -> Camera:
 
 
 @bp.get("/_auth/media/<key>")
+@allow(PUBLIC)
 def authorize(key: str) -> ResponseReturnValue:
     """nginx ``auth_request`` target: 204 when the media of this key may be read, 403 otherwise."""
     camera = camera_by_key(key) if KEY.match(key) else None
@@ -54,6 +57,7 @@ def _settings() -> Settings:
 
 
 @bp.get("/media/hls/<key>/<filename>")
+@allow(PUBLIC)
 def hls(key: str, filename: str) -> ResponseReturnValue:
     if not _settings().serve_media:
         abort(404)
@@ -69,6 +73,7 @@ def hls(key: str, filename: str) -> ResponseReturnValue:
 
 
 @bp.get("/media/snapshots/<key>.jpg")
+@allow(PUBLIC)
 def snapshot(key: str) -> ResponseReturnValue:
     if not _settings().serve_media:
         abort(404)

@@ -11,11 +11,12 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from portal.leases import WorkerInfo, assign, upsert_worker
+from portal.auth.policy import WORKER, Policy
 from portal.models import Camera, CameraStatus, LegalHold, RecordingSegment, Worker, db, utcnow
 from portal.payload import PayloadError, parse_time, want
 from portal.secret import redact_text, tokens_equal
 from portal.settings import Settings
+from portal.workers.leases import WorkerInfo, assign, upsert_worker
 
 API_VERSION = 1
 STATUS_VALUES = {"online", "starting", "offline", "error"}
@@ -27,14 +28,24 @@ def _settings() -> Settings:
     return current_app.config["PANTAU"]  # type: ignore[no-any-return]
 
 
-@bp.before_request
-def _authenticate() -> ResponseReturnValue | None:
+def identify_worker() -> set[str]:
+    """A request bearing the worker token holds the ``worker`` role (registered with the access policy)."""
+    if request.blueprint != bp.name:
+        return set()
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    if not tokens_equal(token, _settings().worker_token):
-        log.warning("worker API: refused a request without a valid token from %s", request.remote_addr)
-        return jsonify(error="unauthorized"), 401, {"WWW-Authenticate": 'Bearer realm="pantau-worker"'}
-    return None
+    return {WORKER} if tokens_equal(token, _settings().worker_token) else set()
+
+
+def refuse(_signed_in: bool) -> ResponseReturnValue:
+    log.warning("worker API: refused a request without a valid token from %s", request.remote_addr)
+    return jsonify(error="unauthorized"), 401, {"WWW-Authenticate": 'Bearer realm="pantau-worker"'}
+
+
+def init_policy(policy: Policy) -> None:
+    policy.allow_blueprint(bp.name, WORKER)
+    policy.identify(identify_worker)
+    policy.on_denied(bp.name, refuse)
 
 
 @bp.errorhandler(PayloadError)

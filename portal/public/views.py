@@ -18,7 +18,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
-from portal.catalogue import (
+from portal.auth.policy import PUBLIC, allow
+from portal.i18n import last_seen
+from portal.public.catalogue import (
     CATEGORY_LABELS,
     STATUS_LABELS,
     Filters,
@@ -30,8 +32,7 @@ from portal.catalogue import (
     public_cameras_by_id,
     public_properties,
 )
-from portal.i18n import last_seen
-from portal.mapview import render_map
+from portal.public.mapview import render_map
 from portal.settings import Settings
 
 bp = Blueprint("public", __name__)
@@ -73,11 +74,13 @@ def player_context(camera: PublicCamera) -> dict[str, object]:
 
 
 @bp.get("/")
+@allow(PUBLIC)
 def index() -> ResponseReturnValue:
     return render_template("public/map.html", map=render_map(_settings()), status_labels=STATUS_LABELS)
 
 
 @bp.get("/kamera")
+@allow(PUBLIC)
 def camera_list() -> ResponseReturnValue:
     filters = Filters.from_args(request.args)
     page = find_cameras(filters, page=_page_number(), per_page=PER_PAGE)
@@ -99,6 +102,7 @@ def embed_snippet(camera: PublicCamera) -> str:
 
 
 @bp.get("/kamera/<int:camera_id>")
+@allow(PUBLIC)
 def camera(camera_id: int) -> ResponseReturnValue:
     cam = _viewable_or_404(camera_id)
     return render_template(
@@ -108,6 +112,7 @@ def camera(camera_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/kamera/<int:camera_id>/status.json")
+@allow(PUBLIC)
 def camera_status(camera_id: int) -> ResponseReturnValue:
     """Polled by open players every few seconds: 404 the moment a camera stops being public."""
     cam = public_camera(camera_id)
@@ -129,6 +134,7 @@ def camera_status(camera_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/embed/<int:camera_id>")
+@allow(PUBLIC)
 def embed(camera_id: int) -> ResponseReturnValue:
     """The player alone, for other sites to frame (the app leaves X-Frame-Options off this endpoint only)."""
     cam = _viewable_or_404(camera_id)
@@ -146,6 +152,7 @@ def _ids(values: list[str]) -> list[int]:
 
 
 @bp.get("/multiview")
+@allow(PUBLIC)
 def multiview() -> ResponseReturnValue:
     cameras = public_cameras_by_id(_ids(request.args.getlist("ids")))
     layout = 4 if len(cameras) <= 4 else 9
@@ -156,6 +163,7 @@ def multiview() -> ResponseReturnValue:
 
 
 @bp.get("/healthz")
+@allow(PUBLIC)
 def healthz() -> ResponseReturnValue:
     return {"status": "ok"}
 

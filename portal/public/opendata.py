@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from flask import Request, Response
 
-from portal.catalogue import PublicCamera, feature_collection, properties_list
+from portal.public.catalogue import PublicCamera, feature_collection, properties_list
 
 CSV_COLUMNS = (
     "id", "name", "description", "district", "category", "latitude", "longitude", "status", "last_online_at",

@@ -5,19 +5,22 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from portal import opendata
-from portal.catalogue import public_cameras
+from portal.auth.policy import PUBLIC, allow
 from portal.openapi import document
+from portal.public import opendata
+from portal.public.catalogue import public_cameras
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/cameras.geojson")
+@allow(PUBLIC)
 def cameras_geojson() -> ResponseReturnValue:
     return opendata.respond(request, opendata.geojson_body(public_cameras()), "application/geo+json")
 
 
 @bp.get("/cameras.csv")
+@allow(PUBLIC)
 def cameras_csv() -> ResponseReturnValue:
     response = opendata.respond(request, opendata.csv_body(public_cameras(), request.url_root), "text/csv")
     response.headers["Content-Disposition"] = 'inline; filename="pantau-cameras.csv"'
@@ -25,6 +28,7 @@ def cameras_csv() -> ResponseReturnValue:
 
 
 @bp.get("/openapi.json")
+@allow(PUBLIC)
 def openapi() -> ResponseReturnValue:
     response = jsonify(document())
     response.headers["Access-Control-Allow-Origin"] = "*"

@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 from sqlalchemy import func, select
 
-from portal.catalogue import effective_status
+from portal.auth.policy import PUBLIC, allow
 from portal.models import Camera, CameraLease, CameraStatus, Worker, db, utcnow
+from portal.public.catalogue import effective_status
 
 bp = Blueprint("health", __name__)
 
@@ -94,5 +95,6 @@ def _label(value: str) -> str:
 
 
 @bp.get("/metrics")
+@allow(PUBLIC)
 def metrics() -> Response:
     return Response(prometheus(summary()), mimetype="text/plain; version=0.0.4")

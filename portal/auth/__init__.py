@@ -1,0 +1,1 @@
+"""Who is asking and what they may do: the access policy (every endpoint declares its roles)."""

@@ -1,0 +1,1 @@
+"""Health of cameras and workers: the summary and Prometheus text."""

@@ -1,0 +1,1 @@
+"""The worker API (data plane to control plane) and camera leases."""
