@@ -1,4 +1,4 @@
-"""``python -m bench``: run every ``bench/<name>/`` package that has a ``run()`` and write its results."""
+"""``python -m bench [NAME ...]``: run the ``bench/<name>/`` packages, write their results, exit 1 on a miss."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def main(argv: list[str]) -> int:
         path = bench.write_result(info.name, figures)
         print(json.dumps(figures, indent=2))
         print(f"-> {path}")
+        if figures.get("goals_met") is not True:
+            print(f"bench.{info.name}: goals missed: {figures.get('goals_missed') or 'see goals_met'}", file=sys.stderr)
+            failed.append(info.name)
+    if failed:
+        print(f"failed or missed goals: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 
 
