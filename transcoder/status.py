@@ -47,6 +47,7 @@ def camera_report(camera: Camera, media_root: Path, now: float) -> dict[str, Any
         "id": camera.spec.id,
         "state": camera.state.value,
         "status": camera.status,
+        "reason": getattr(camera, "reason", None),
         "error": camera.error,
         "stderr_tail": camera.log.tail(10),
         "bitrate_kbps": playlist_bitrate_kbps(paths.playlist) if running else None,

@@ -11,6 +11,8 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from contract import status as contract_status
+from contract import worker_api
 from portal.auth.policy import WORKER, Policy
 from portal.models import Camera, CameraStatus, LegalHold, RecordingSegment, Worker, db, utcnow
 from portal.payload import PayloadError, parse_time, want
@@ -18,10 +20,10 @@ from portal.secret import redact_text, tokens_equal
 from portal.settings import Settings
 from portal.workers.leases import WorkerInfo, assign, upsert_worker
 
-API_VERSION = 1
-STATUS_VALUES = {"online", "starting", "offline", "error"}
+API_VERSION = worker_api.API_VERSION
+STATUS_VALUES = frozenset(contract_status.REPORTED_STATUSES)
 log = logging.getLogger("pantau.worker_api")
-bp = Blueprint("worker_api", __name__, url_prefix="/api/worker/v1")
+bp = Blueprint("worker_api", __name__, url_prefix=worker_api.BASE_PATH)
 
 
 def _settings() -> Settings:
@@ -89,13 +91,7 @@ def sync() -> ResponseReturnValue:
         sync_interval_s=settings.sync_interval_s,
         lease_seconds=settings.lease_seconds,
         lease_expires_at=expires.isoformat(),
-        settings={
-            "segment_seconds": settings.segment_seconds,
-            "hls_list_size": settings.hls_list_size,
-            "record_segment_seconds": settings.record_segment_seconds,
-            "snapshot_interval_s": settings.snapshot_interval_s,
-            "allow_file_sources": settings.allow_file_sources,
-        },
+        settings={name: getattr(settings, name) for name in worker_api.OUTPUT_SETTINGS},
         cameras=[
             {
                 "id": c.id,
@@ -146,6 +142,9 @@ def _check_status(item: dict[str, Any]) -> dict[str, Any]:
     status_value = want(item, "status", str)
     if status_value not in STATUS_VALUES:
         raise PayloadError(f"status must be one of {sorted(STATUS_VALUES)}")
+    reason = want(item, "reason", str, default=None)
+    if reason is not None and reason not in contract_status.REASONS:
+        reason = "ffmpeg"  # a newer worker's reason this portal doesn't know: still an error, shown as one
     tail = want(item, "stderr_tail", list, default=None)
     error = want(item, "error", str, default=None)
     codec = want(item, "codec", str, default=None)
