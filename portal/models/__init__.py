@@ -3,12 +3,12 @@
 from portal.models.audit import AuditEntry
 from portal.models.base import Base, db, utcnow
 from portal.models.camera import Camera, CameraLease, CameraStatus, RecordingSegment, Worker
-from portal.models.footage import FootageRequest, LegalHold
+from portal.models.footage import DownloadLink, FootageExport, FootageRequest, LegalHold, ResidentHoldRequest
 from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMessage, RoutingRule
 from portal.models.people import Agency, User
 
 __all__ = [
-    "Agency", "AuditEntry", "Base", "Camera", "CameraLease", "CameraStatus", "Dispatch", "FootageRequest",
-    "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment", "RoutingRule", "User",
-    "Worker", "db", "utcnow",
+    "Agency", "AuditEntry", "Base", "Camera", "CameraLease", "CameraStatus", "Dispatch", "DownloadLink",
+    "FootageExport", "FootageRequest", "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment",
+    "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db", "utcnow",
 ]

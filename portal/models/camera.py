@@ -46,6 +46,8 @@ class Camera(db.Model):  # type: ignore[name-defined,misc]
     media_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_media_key)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # An archived camera is off and out of every list, but keeps its recordings, holds and requests.
+    archived_at: Mapped[dt.datetime | None] = mapped_column()
 
     agency: Mapped[Agency | None] = relationship()
     status: Mapped[CameraStatus | None] = relationship(
@@ -126,11 +128,13 @@ class RecordingSegment(db.Model):  # type: ignore[name-defined,misc]
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    # RESTRICT: the index of footage outlives nothing by accident (cameras are archived, not deleted)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="RESTRICT"))
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
     start_at: Mapped[dt.datetime] = mapped_column()
     end_at: Mapped[dt.datetime] = mapped_column()
     bytes: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(String(500))
+    init_bytes: Mapped[int | None] = mapped_column(Integer)  # size of the ftyp+moov head (archive playback)
     deleted_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from contract import status as contract_status
 from contract import worker_api
 from portal.auth.policy import WORKER, Policy
-from portal.models import Camera, CameraStatus, LegalHold, RecordingSegment, Worker, db, utcnow
+from portal.footage import sync as footage_sync
+from portal.models import Camera, CameraStatus, RecordingSegment, Worker, db, utcnow
 from portal.payload import PayloadError, parse_time, want
 from portal.secret import redact_text, tokens_equal
 from portal.settings import Settings
@@ -75,6 +76,7 @@ def sync() -> ResponseReturnValue:
 
     checked_statuses = [_check_status(want_obj(item)) for item in statuses]
     checked_segments = [_check_segment(want_obj(item)) for item in segments]
+    footage_reports = footage_sync.check(body)
 
     worker = upsert_worker(info, now)
     cameras, expires = assign(worker, now, settings.lease_seconds)
@@ -83,7 +85,7 @@ def sync() -> ResponseReturnValue:
         _store_status(worker, item, leased, now)
     stored = _store_segments(worker, checked_segments)
     _mark_deleted(deleted)
-    held = _held_paths(leased)
+    footage = footage_sync.exchange(worker, footage_reports, leased, now)
     db.session.commit()
     return jsonify(
         api_version=API_VERSION,
@@ -104,8 +106,8 @@ def sync() -> ResponseReturnValue:
             }
             for c in cameras
         ],
-        held_segments=held,
         acknowledged_segments=stored,
+        **footage,
     )
 
 
@@ -179,7 +181,7 @@ def _store_status(worker: Worker, values: dict[str, Any], leased: set[int], now:
         row.last_online_at = now
 
 
-Segment = tuple[int, str, dt.datetime, dt.datetime, int]
+Segment = tuple[int, str, dt.datetime, dt.datetime, int, int | None]
 
 
 def _check_segment(item: dict[str, Any]) -> Segment:
@@ -192,7 +194,10 @@ def _check_segment(item: dict[str, Any]) -> Segment:
     size = want(item, "bytes", int)
     if size < 0:
         raise PayloadError("bytes cannot be negative")
-    return want(item, "camera_id", int), path, start, end, size
+    init = want(item, "init_bytes", int, default=None)
+    if init is not None and not 0 < init <= min(size, 1 << 20):
+        init = None  # not a head we can use for playback; the segment is indexed all the same
+    return want(item, "camera_id", int), path, start, end, size, init
 
 
 def _store_segments(worker: Worker, parsed: list[Segment]) -> int:
@@ -208,12 +213,13 @@ def _store_segments(worker: Worker, parsed: list[Segment]) -> int:
         )
     )
     stored = 0
-    for camera_id, path, start, end, size in parsed:
+    for camera_id, path, start, end, size, init in parsed:
         if camera_id not in known or (camera_id, path) in existing:
             continue
         existing.add((camera_id, path))
         db.session.add(RecordingSegment(
             camera_id=camera_id, worker_id=worker.id, path=path, start_at=start, end_at=end, bytes=size,
+            init_bytes=init,
         ))
         stored += 1
     return stored
@@ -227,20 +233,3 @@ def _mark_deleted(paths: list[Any]) -> None:
     for segment in db.session.scalars(select(RecordingSegment).where(RecordingSegment.path.in_(names))):
         segment.deleted_at = segment.deleted_at or now
 
-
-def _held_paths(camera_ids: set[int]) -> list[str]:
-    if not camera_ids:
-        return []
-    query = (
-        select(RecordingSegment.path)
-        .join(LegalHold, LegalHold.camera_id == RecordingSegment.camera_id)
-        .where(
-            RecordingSegment.camera_id.in_(camera_ids),
-            RecordingSegment.deleted_at.is_(None),
-            LegalHold.released_at.is_(None),
-            RecordingSegment.start_at < LegalHold.end_at,
-            RecordingSegment.end_at > LegalHold.start_at,
-        )
-        .distinct()
-    )
-    return sorted(db.session.scalars(query))
