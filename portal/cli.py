@@ -14,9 +14,10 @@ from sqlalchemy import select
 from contract.media import AUDIO_MODES
 from portal.app import create_app
 from portal.camera_input import CameraInputError, check_fields
-from portal.models import Agency, Camera, CameraLease, User, db
+from portal.models import Agency, Camera, CameraLease, FootageExport, LegalHold, RecordingSegment, User, db, utcnow
 from portal.models.audit import record
 from portal.models.camera import CAMERA_CATEGORIES
+from portal.models.footage import footage_request_cameras
 from portal.models.people import ROLES
 from portal.secret import redact_url
 
@@ -55,6 +56,7 @@ def camera_json(camera: Camera) -> dict[str, Any]:
         "last_segment_at": status.last_segment_at.isoformat() if status and status.last_segment_at else None,
         "restarts_last_hour": status.restarts_last_hour if status else 0,
         "worker": lease.worker.name if lease else None,
+        "archived_at": camera.archived_at.isoformat() if camera.archived_at else None,
     }
 
 
@@ -135,8 +137,11 @@ def cameras_set(camera_id: int, **raw: Any) -> None:
 
 @cameras.command("list")
 @click.option("--public-only", is_flag=True)
-def cameras_list(public_only: bool) -> None:
+@click.option("--archived", is_flag=True, help="also the archived (removed) cameras")
+def cameras_list(public_only: bool, archived: bool) -> None:
     query = select(Camera).order_by(Camera.id)
+    if not archived:
+        query = query.where(Camera.archived_at.is_(None))
     if public_only:
         query = query.where(Camera.public.is_(True))
     rows = [camera_json(c) for c in db.session.scalars(query).unique()]
@@ -145,15 +150,32 @@ def cameras_list(public_only: bool) -> None:
 
 @cameras.command("remove")
 @click.argument("camera_id", type=int)
-def cameras_remove(camera_id: int) -> None:
+@click.option("--purge", is_flag=True, help="delete the camera for good: only one that never recorded anything")
+def cameras_remove(camera_id: int, purge: bool) -> None:
+    """Archive a camera: it stops and leaves every list, its recordings, holds and requests stay."""
     camera = db.session.get(Camera, camera_id)
     if camera is None:
         raise click.UsageError(f"no camera {camera_id}")
     db.session.execute(CameraLease.__table__.delete().where(CameraLease.camera_id == camera_id))
-    db.session.delete(camera)
-    record("camera.delete", actor="cli", target_type="camera", target_id=camera_id)
+    if purge:
+        kept = [name for model, name in ((RecordingSegment, "recordings"), (LegalHold, "legal holds"),
+                                         (FootageExport, "exports"))
+                if db.session.scalar(select(model.id).where(model.camera_id == camera_id).limit(1)) is not None]
+        if kept or db.session.scalar(select(footage_request_cameras.c.request_id).where(
+                footage_request_cameras.c.camera_id == camera_id).limit(1)) is not None:
+            raise click.UsageError(f"camera {camera_id} has {', '.join(kept) or 'footage requests'}: "
+                                   "it can only be archived (pantau cameras remove without --purge)")
+        db.session.delete(camera)
+        record("camera.delete", actor="cli", target_type="camera", target_id=camera_id)
+        db.session.commit()
+        click.echo(f"deleted camera {camera_id}")
+        return
+    camera.enabled = False
+    camera.public = False
+    camera.archived_at = camera.archived_at or utcnow()
+    record("camera.archive", actor="cli", target_type="camera", target_id=camera_id)
     db.session.commit()
-    click.echo(f"removed camera {camera_id}")
+    click.echo(f"removed camera {camera_id}: archived, its recordings, holds and requests are kept")
 
 
 @cli.command("health")
@@ -197,6 +219,9 @@ def users_create(username: str, role: str, password: str, full_name: str, agency
 
 def main(argv: list[str] | None = None) -> None:
     from portal.demo import demo
+    from portal.footage.cli import COMMANDS
 
     cli.add_command(demo)
+    for command in COMMANDS:
+        cli.add_command(command)
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pantau")

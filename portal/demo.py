@@ -75,6 +75,15 @@ def seed(clip: Path) -> int:
     return len(DEMO_CAMERAS)
 
 
+def _evidence_key(path: Path) -> None:
+    """The city's signing key for evidence manifests, made once (``pantau keys generate``)."""
+    from portal.footage import evidence
+
+    if not path.exists():
+        public = evidence.generate_key(path)
+        click.echo(f"evidence signing key made: {path} (fingerprint {evidence.fingerprint(public)[:16]}...)")
+
+
 def _secret(path: Path) -> str:
     if not path.exists():
         path.write_text(secrets.token_hex(32))
@@ -114,6 +123,7 @@ def demo(port: int, host: str, var_dir: str) -> None:
     with app.app_context():
         upgrade()
         added = seed(clip)
+        _evidence_key(app.config["PANTAU"].evidence_key_path)
     click.echo(f"database ready ({added} demo cameras added)" if added else "database ready")
     env["PANTAU_FFMPEG"] = ffmpeg
     bindir = Path(sys.executable).parent

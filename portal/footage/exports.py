@@ -333,3 +333,8 @@ def tick(now: dt.datetime) -> dict[str, int]:
     released = holds.release_due(now)
     return {"expired": expired, "released": released}
 
+
+
+def links_of(request: FootageRequest) -> list[DownloadLink]:
+    return list(db.session.scalars(select(DownloadLink).where(DownloadLink.request_id == request.id)
+                                   .order_by(DownloadLink.id)))

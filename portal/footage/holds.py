@@ -49,12 +49,19 @@ def release(hold: LegalHold, now: dt.datetime, *, reason: str, by_user_id: int |
 
 
 def release_of_request(request: FootageRequest, now: dt.datetime, reason: str) -> int:
-    """Release the holds of a request that ended without footage (rejected, withdrawn)."""
+    """Release the holds of a request that ended without footage (rejected, withdrawn). A resident's hold the
+    request had taken over goes back to the resident's own end date."""
     count = 0
-    for hold in request.holds:
-        if hold.released_at is None:
-            release(hold, now, reason=reason, actor="system")
-            count += 1
+    for hold in list(request.holds):
+        if hold.released_at is not None:
+            continue
+        if hold.kind == HoldKind.RESIDENT.value:
+            hold.request = None
+            record("footage.hold_returned", target_type="legal_hold", target_id=hold.id, actor="system",
+                   request_id=request.id, keep_until=hold.keep_until.isoformat() if hold.keep_until else None)
+            continue
+        release(hold, now, reason=reason, actor="system")
+        count += 1
     return count
 
 
