@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask, request
 from flask_migrate import Migrate
 
-from portal import i18n
+from portal import bounds, errors, i18n
 from portal.models import db
 from portal.settings import Settings
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     i18n.init_app(app)
+    bounds.init_app(app)  # bounded <int:...> ids, before any route is added
 
     from portal.auth import policy as access
     from portal.health import views as health
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(worker_api.bp)
     app.register_blueprint(health.bp)
     worker_api.init_policy(access.init_app(app))
+    errors.init_app(app)
 
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from contract import limits
 from transcoder import __version__
 from transcoder.camera import Camera, State, Timing
 from transcoder.client import PortalClient, SyncError
@@ -40,7 +41,7 @@ class Worker:
                  factory: ProcessFactory = start_ffmpeg, clock: Callable[[], float] = time.monotonic,
                  ffmpeg: str | None = None) -> None:
         self.config = config
-        self.client = client or PortalClient(config.portal_url, config.worker_token, config.http_timeout_s)
+        self.client = client or PortalClient(config.portal_url, config.credential, config.http_timeout_s)
         self.factory = factory
         self.clock = clock
         self.ffmpeg = ffmpeg or find_ffmpeg(config.ffmpeg)
@@ -69,6 +70,7 @@ class Worker:
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync")
         self._last_sync_warning = -1e9
         self._last_guard_log = -1e9
+        self._portal_name: str | None = None
 
     # -- cameras --
 
@@ -260,8 +262,9 @@ class Worker:
             },
             "cameras": [camera_report(c, self.config.media_root, now) for c in self.cameras.values()
                         if c.want_running],
-            "segments": [s.to_api() for s in self.pending_segments],
-            "deleted_segments": list(self.pending_deleted),
+            # a backlog (after an outage) goes in batches the portal accepts, oldest first
+            "segments": [s.to_api() for s in self.pending_segments[:limits.MAX_SYNC_SEGMENTS]],
+            "deleted_segments": self.pending_deleted[:limits.MAX_SYNC_DELETED],
         }
 
     def _refresh_figures(self, now: float) -> None:
@@ -297,6 +300,7 @@ class Worker:
             else:
                 del self.pending_segments[:sent_segments]
                 del self.pending_deleted[:sent_deleted]
+                self._check_name(response.get("worker_name"))
                 lease = response.get("lease_seconds")
                 lease_s = float(lease) if isinstance(lease, int | float) and lease > 0 else 30.0
                 self.lease_deadline = sent_at + lease_s
@@ -306,6 +310,14 @@ class Worker:
             body = self.body(now)
             self._sync_sent = (len(body["segments"]), len(body["deleted_segments"]), now)
             self._sync = self._sync_pool.submit(self.client.sync, body)
+
+    def _check_name(self, name: object) -> None:
+        """The portal knows this worker by its credential; a different configured name is a mistake to see."""
+        if isinstance(name, str) and name != self.config.name and name != self._portal_name:
+            log.warning("the portal knows this worker's credential as %r, not %r (PANTAU_WORKER_NAME)",
+                        name, self.config.name)
+        if isinstance(name, str):
+            self._portal_name = name
 
     # -- life --
 

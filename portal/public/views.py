@@ -16,7 +16,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
 
 from portal.auth.policy import PUBLIC, allow
 from portal.i18n import last_seen
@@ -166,14 +165,3 @@ def multiview() -> ResponseReturnValue:
 @allow(PUBLIC)
 def healthz() -> ResponseReturnValue:
     return {"status": "ok"}
-
-
-@bp.app_errorhandler(404)
-def not_found(_error: Exception) -> ResponseReturnValue:
-    """A translated page for people; a short JSON answer for programs."""
-    wants_json = request.path.startswith("/api/") or request.path.endswith(".json") or (
-        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
-    )
-    if wants_json or request.path.startswith(("/media/", "/_auth/", "/static/")):
-        return jsonify({"error": "not_found", "message": gettext("Not found")}), 404
-    return render_template("public/404.html"), 404

@@ -72,3 +72,29 @@ def test_users_create_with_role(tmp_path: Path) -> None:
     short = CliRunner().invoke(cli, ["users", "create", "y", "--role", "admin", "--password", "short"],
                                env=_env(tmp_path))
     assert short.exit_code == 2 and "at least 10" in short.output
+
+
+def test_workers_add_list_revoke(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").exit_code == 0
+    added = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path), catch_exceptions=False)
+    assert added.exit_code == 0, added.output
+    credential = added.stdout.strip()
+    assert credential.startswith("pantau_w1_") and "shown once" in added.stderr
+    again = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path))
+    assert again.exit_code == 2 and "has a credential already" in again.output
+    listed = json.loads(run(tmp_path, "workers", "list").output)
+    assert listed[0]["name"] == "media-1" and listed[0]["credential"] == "active"
+    assert listed[0]["last_seen_at"] is None and listed[0]["alive"] is False
+    assert credential not in run(tmp_path, "workers", "list").output
+    file = tmp_path / "media-2.credential"
+    written = CliRunner().invoke(cli, ["workers", "add", "media-2", "--credential-file", str(file)],
+                                 env=_env(tmp_path), catch_exceptions=False)
+    assert written.exit_code == 0 and file.read_text().startswith("pantau_w1_")
+    assert file.read_text().strip() not in written.output and file.stat().st_mode & 0o777 == 0o600
+    assert "credential revoked" in run(tmp_path, "workers", "revoke", "media-1").output
+    listed = {w["name"]: w for w in json.loads(run(tmp_path, "workers", "list").output)}
+    assert listed["media-1"]["credential"] == "revoked" and listed["media-2"]["credential"] == "active"
+    reissued = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path), catch_exceptions=False)
+    assert reissued.exit_code == 0 and reissued.stdout.strip() != credential
+    missing = CliRunner().invoke(cli, ["workers", "revoke", "nobody"], env=_env(tmp_path))
+    assert missing.exit_code == 2 and "no worker named" in missing.output
