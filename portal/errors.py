@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.bounds import InputError
@@ -78,7 +80,13 @@ def respond(status: int, detail: str | None = None, headers: dict[str, str] | No
         if detail:
             body["detail"] = detail
         return jsonify(body), status, extra
-    page = render_template("errors/error.html", status=status, title=title, explanation=explanation, detail=detail)
+    if request_ctx.url_adapter is None:  # a Host outside TRUSTED_HOSTS: no links can be built, so a bare page
+        lang = escape(str(get_locale() or "id"))
+        page = (f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>{escape(str(title))}</title>'
+                f"<h1>{escape(str(title))}</h1><p>{escape(str(explanation))}</p></html>")
+    else:
+        page = render_template("errors/error.html", status=status, title=title, explanation=explanation,
+                               detail=detail)
     return page, status, extra
 
 

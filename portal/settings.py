@@ -157,5 +157,6 @@ def _check_public_url(url: str) -> None:
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or parts.path not in ("", "/") \
             or parts.username or parts.password or not url.isascii() or any(c.isspace() for c in url):
         raise SettingsError(f"{PREFIX}PUBLIC_URL must be an http(s) address such as https://cctv.example.go.id")

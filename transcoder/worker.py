@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from contract import limits
+from contract.redaction import install_log_redaction
 from transcoder import __version__
 from transcoder.camera import Camera, State, Timing
 from transcoder.client import PortalClient, SyncError
@@ -386,6 +387,7 @@ def _clear_stale_hls(directory: Path, older_than_s: float = 120.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_log_redaction()
     logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

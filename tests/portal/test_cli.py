@@ -58,6 +58,15 @@ def test_cameras_set_remove_and_validation(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
                                    "--source", "rtsp://u:p@h:99999/x"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "not a valid URL" in bad.output and "u:p" not in bad.output
+    secret = run(tmp_path, "cameras", "add", "--name", "T", "--lat", "-3.9", "--lon", "122.5", "--source",
+                 "rtsp://127.0.0.1:8554/s?access_token=tok1&channel=2&PWD=pw2&sig=s1g;key=k3y",
+                 "--substream", "rtsp://127.0.0.1:8554/s2?auth=au7h&secret=s3c")
+    assert secret.exit_code == 0, secret.output
+    shown = run(tmp_path, "cameras", "list").output
+    for value in ("tok1", "pw2", "s1g", "k3y", "au7h", "s3c"):
+        assert value not in secret.output and value not in shown, value
+    assert "access_token=***" in shown and "channel=2" in shown
+    run(tmp_path, "cameras", "remove", str(json.loads(secret.output)["id"]))
     assert "removed camera" in run(tmp_path, "cameras", "remove", str(cam["id"])).output
     assert json.loads(run(tmp_path, "cameras", "list").output) == []
 

@@ -104,3 +104,28 @@ def test_a_long_error_text_is_accepted_or_refused_quickly(app: Flask, size: int)
     assert response.status_code == 200
     assert time.perf_counter() - began < 5
     assert "pw" not in (db.session.get(CameraStatus, cam).error or "").replace("rtsp", "")
+
+
+PUBLIC_CASES = [
+    ("/kamera/2147483648", 404), ("/kamera/2147483647", 404), ("/kamera/99999999999999999999", 404),
+    ("/kamera/2147483648/status.json", 404), ("/embed/2147483648", 404), ("/kamera/%C2%B2", 404),
+    ("/kamera/%E2%91%A0", 404), ("/kamera/%D9%A1", 404), ("/multiview?ids=%C2%B2", 200),
+    ("/multiview?ids=%E2%91%A0", 200), ("/multiview?ids=2147483648,99999999999999999999", 200),
+    ("/kamera?q=%00", 400), ("/kamera?district=%00", 400), ("/kamera?q=%ED%A0%80", 200),
+    ("/kamera?page=99999999999999999999", 200), ("/kamera?page=%C2%B2", 200),
+    ("/kamera?q=" + "%E2%91%A0" * 81, 400), ("/_auth/media/abcdef12%0A", 403),
+    ("/media/hls/abcdef12%0A/index.m3u8", 404), ("/media/snapshots/%00.jpg", 404),
+    ("/api/v1/cameras.geojson?lang=%00", 200),
+]
+
+
+def test_public_pages_answer_hostile_urls_with_4xx(any_db_app: Flask) -> None:
+    client = any_db_app.test_client()
+    add_camera(name="Kali Kadia")
+    for url, status in PUBLIC_CASES:
+        response = client.get(url)
+        assert response.status_code == status, f"{url}: {response.status_code}"
+        text = response.get_data(as_text=True)
+        assert "Traceback" not in text and "s3cret" not in text, url
+        if status == 404 and not url.startswith(("/media/", "/_auth/")) and not url.endswith(".json"):
+            assert "Tidak ditemukan" in text, url
