@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from contract import media as contract
 from contract import worker_api
+from portal import networks
 
 PREFIX = "PANTAU_"
 ENVIRONMENTS = ("development", "demo", "test", "production")
@@ -41,7 +43,6 @@ class Settings:
     database_url: str = ""
     instance_path: str = "var"
     media_root: str = "var/media"
-    worker_token: str = ""
     serve_media: bool = True
     allow_file_sources: bool = False
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -59,6 +60,19 @@ class Settings:
     snapshot_interval_s: int = contract.SNAPSHOT_INTERVAL_S
     live_timeout_s: int = 300
     timezone: str = "Asia/Makassar"
+    # The front door: the address people use (every absolute link is made from it, never from the Host
+    # header), the host names accepted (comma-separated; empty: any), and how many proxies (nginx, a load
+    # balancer) stand in front and may be believed about the client's address and scheme.
+    public_url: str = ""
+    trusted_hosts: str = ""
+    proxy_count: int = 0
+    hsts_seconds: int = 31536000  # Strict-Transport-Security in production (0: not sent)
+    max_body_bytes: int = 1024 * 1024  # request bodies outside the worker API (nginx and gunicorn agree)
+    # Machine endpoints: /metrics for these networks or with the metrics token; the worker API for these
+    # networks only (empty: any network; a worker's own credential is always required).
+    metrics_networks: str = "127.0.0.0/8,::1/128"
+    metrics_token: str = ""
+    worker_networks: str = ""
     # Footage for the police (portal/footage): the city's Ed25519 signing key, a file outside the database
     # (default <instance>/keys/evidence-ed25519.pem, made by `pantau keys generate`), how long holds, links and
     # export files last, the largest request, and the public forms' rate limits (Flask-Limiter syntax).
@@ -103,7 +117,7 @@ class Settings:
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"{PREFIX}ENV must be one of {', '.join(ENVIRONMENTS)}")
         if self.env == "production":
-            for name in ("secret_key", "worker_token", "database_url"):
+            for name in ("secret_key", "database_url", "public_url"):
                 if not getattr(self, name):
                     raise SettingsError(f"{PREFIX}{name.upper()} is required in production")
             if self.allow_file_sources:
@@ -114,6 +128,16 @@ class Settings:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"{PREFIX}TIMEZONE must be an IANA time zone such as Asia/Makassar") from None
+        _check_public_url(self.public_url)
+        if self.proxy_count < 0 or self.proxy_count > 5:
+            raise SettingsError(f"{PREFIX}PROXY_COUNT must be between 0 and 5")
+        if self.max_body_bytes < 1024:
+            raise SettingsError(f"{PREFIX}MAX_BODY_BYTES must be at least 1024")
+        for name in ("metrics_networks", "worker_networks"):
+            try:
+                networks.parse(getattr(self, name))
+            except ValueError as exc:
+                raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
         for name in ("footage_hold_days", "resident_hold_days", "export_days", "footage_max_hours",
                      "footage_max_cameras"):
             if getattr(self, name) < 1:
@@ -121,6 +145,8 @@ class Settings:
         changes: dict[str, Any] = {}
         if not self.secret_key:
             changes["secret_key"] = secrets.token_hex(32)
+        if self.public_url.endswith("/"):
+            changes["public_url"] = self.public_url.rstrip("/")
         if not self.database_url:
             path = Path(self.instance_path).resolve() / "pantau.db"
             changes["database_url"] = f"sqlite:///{path}"
@@ -135,3 +161,26 @@ class Settings:
         if self.evidence_key:
             return Path(self.evidence_key).resolve()
         return Path(self.instance_path).resolve() / "keys" / "evidence-ed25519.pem"
+
+    @property
+    def trusted_host_list(self) -> list[str] | None:
+        hosts = [h.strip() for h in self.trusted_hosts.split(",") if h.strip()]
+        return hosts or None
+
+    @property
+    def metrics_network_list(self) -> tuple[networks.Network, ...]:
+        return networks.parse(self.metrics_networks)
+
+    @property
+    def worker_network_list(self) -> tuple[networks.Network, ...] | None:
+        return networks.parse(self.worker_networks) or None
+
+
+def _check_public_url(url: str) -> None:
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or parts.path not in ("", "/") \
+            or parts.username or parts.password or not url.isascii() or any(c.isspace() for c in url):
+        raise SettingsError(f"{PREFIX}PUBLIC_URL must be an http(s) address such as https://cctv.example.go.id")

@@ -16,7 +16,6 @@ from portal import create_app
 from portal.models import Camera, db
 from portal.settings import Settings
 
-WORKER_TOKEN = "test-worker-token-0123456789"
 PG_ADMIN_URL = os.environ.get("PANTAU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -25,7 +24,6 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
         "env": "test",
         "instance_path": str(tmp / "instance"),
         "media_root": str(tmp / "media"),
-        "worker_token": WORKER_TOKEN,
         "secret_key": "test-secret",
         "tile_url": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
     }
@@ -66,6 +64,32 @@ def add_camera(**fields: object) -> Camera:
     db.session.add(camera)
     db.session.commit()
     return camera
+
+
+def issue_credential(name: str) -> str:
+    """A new credential for worker ``name`` (``pantau workers add``), in the current app context."""
+    from portal.workers import credentials
+
+    credential = credentials.issue(name)
+    db.session.commit()
+    return credential
+
+
+class WorkerAuth:
+    """``auth("w1")``: request headers carrying worker w1's own credential (issued on first use)."""
+
+    def __init__(self) -> None:
+        self.credentials: dict[str, str] = {}
+
+    def __call__(self, name: str = "w1") -> dict[str, str]:
+        if name not in self.credentials:
+            self.credentials[name] = issue_credential(name)
+        return {"Authorization": f"Bearer {self.credentials[name]}"}
+
+
+@pytest.fixture()
+def worker_auth(app: Flask) -> WorkerAuth:
+    return WorkerAuth()
 
 
 def _pg_available() -> bool:
@@ -119,3 +143,16 @@ def browser() -> Iterator[Any]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on SQLite, then on a fresh PostgreSQL database: for bounds that must hold on both."""
+    overrides: dict[str, object] = {}
+    if request.param == "postgres":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    application = migrated_app(make_settings(tmp_path, **overrides))
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()

@@ -21,9 +21,9 @@ class SyncError(RuntimeError):
 
 
 class PortalClient:
-    def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, credential: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._token = token
+        self._token = credential  # this worker's own (``pantau workers add``): the portal knows who it is
         self.timeout = timeout
 
     def __repr__(self) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from contract import limits
+from contract.redaction import install_log_redaction
 from transcoder import __version__
 from transcoder.archive import Archive
 from transcoder.camera import Camera, State, Timing
@@ -42,7 +44,7 @@ class Worker:
                  factory: ProcessFactory = start_ffmpeg, clock: Callable[[], float] = time.monotonic,
                  ffmpeg: str | None = None) -> None:
         self.config = config
-        self.client = client or PortalClient(config.portal_url, config.worker_token, config.http_timeout_s)
+        self.client = client or PortalClient(config.portal_url, config.credential, config.http_timeout_s)
         self.factory = factory
         self.clock = clock
         self.ffmpeg = ffmpeg or find_ffmpeg(config.ffmpeg)
@@ -55,6 +57,7 @@ class Worker:
         self._next_probe: dict[int, float] = {}
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="worker-io")
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync")
+        self._portal_name: str | None = None
         self.sync = SyncSession(self.client, self._sync_pool, grace_s=config.lease_grace_s)
         guard = DiskGuard(config.media_root, config.disk_min_free_bytes, config.disk_min_free_percent)
         self.archive = Archive(config.media_root, guard, self._pool, interval_s=config.housekeeping_interval_s,
@@ -156,6 +159,7 @@ class Worker:
         answer = self.sync.step(now, lambda: self.body(now), stopping=self.stopping.is_set())
         if answer is not None:
             self.exports.delivered(receipt)
+            self._check_name(answer.get("worker_name"))
             self.apply_assignment(answer, now)
         if self.sync.expired(now):
             if any(c.want_running for c in self.cameras.values()):
@@ -165,6 +169,14 @@ class Worker:
                 camera.stop()
             self.sync.lease_deadline = None
             self.sync.refused = False
+
+    def _check_name(self, name: object) -> None:
+        """The portal knows this worker by its credential; a different configured name is a mistake to see."""
+        if isinstance(name, str) and name != self.config.name and name != self._portal_name:
+            log.warning("the portal knows this worker's credential as %r, not %r (PANTAU_WORKER_NAME)",
+                        name, self.config.name)
+        if isinstance(name, str):
+            self._portal_name = name
 
     def _probe(self, now: float) -> None:
         for cam_id, camera in self.cameras.items():
@@ -201,8 +213,9 @@ class Worker:
             },
             "cameras": [camera_report(c, self.config.media_root, now) for c in self.cameras.values()
                         if c.want_running],
-            "segments": [s.to_api() for s in self.sync.pending_segments],
-            "deleted_segments": list(self.sync.pending_deleted),
+            # a backlog (after an outage) goes in batches the portal accepts, oldest first
+            "segments": [s.to_api() for s in self.sync.pending_segments[:limits.MAX_SYNC_SEGMENTS]],
+            "deleted_segments": self.sync.pending_deleted[:limits.MAX_SYNC_DELETED],
             "exports": exports,
             "deleted_exports": deleted_exports,
         }
@@ -292,6 +305,7 @@ def _clear_stale_hls(directory: Path, older_than_s: float = 120.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_log_redaction()
     logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

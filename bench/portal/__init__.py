@@ -114,7 +114,7 @@ def portal_app(tmp: Path) -> Flask:
     from portal.settings import Settings
 
     settings = Settings(env="test", instance_path=str(tmp / "instance"), media_root=str(tmp / "media"),
-                        secret_key="bench", worker_token="bench-worker-token",
+                        secret_key="bench",
                         tile_url="http://127.0.0.1:9/tiles/{z}/{x}/{y}.png").validated()
     app = create_app(settings)
     with app.app_context():

@@ -1,7 +1,7 @@
 """footage: requests over several cameras, exports, download links, resident holds, hold kinds, archived cameras
 
 Revision ID: 0011_footage
-Revises: 0002_worker_health
+Revises: 0008_worker_credentials
 Create Date: 2026-11-30 21:46:43.393166
 
 """
@@ -20,7 +20,7 @@ def _in(column, values):
 
 # revision identifiers, used by Alembic.
 revision = '0011_footage'
-down_revision = '0002_worker_health'
+down_revision = '0008_worker_credentials'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,5 @@
-"""Checks of what a worker reports about export jobs (``exports`` and ``deleted_exports`` of a sync request).
-
-A malformed report raises :class:`portal.payload.PayloadError` (400) before anything is stored, like the rest of
-the sync body.
+"""Checks of what a worker reports about export jobs (``exports`` and ``deleted_exports`` of a sync request),
+with the shared input bounds: a malformed report is a 400 before anything is stored, like the rest of the body.
 """
 
 from __future__ import annotations
@@ -9,81 +7,82 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from contract import worker_api
-from portal.payload import PayloadError, parse_time, want
+from portal import bounds
+from portal.bounds import INT32_MAX, INT64_MAX, InputError
 
 MAX_REPORTS = 200
 MAX_SOURCES = 20000
+MAX_DELETED = 2000
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _EXPORT_PATH = re.compile(rf"{worker_api.EXPORTS_DIR}/[A-Za-z0-9_-]{{1,64}}/[A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}\.mp4")
 _SEGMENT_PATH = re.compile(r"recordings/[0-9]{1,10}/[0-9]{8}/[0-9]{6}(-[0-9]{1,4})?\.mp4")
 
 
-def _items(body: dict[str, Any], key: str, limit: int) -> list[Any]:
-    items = want(body, key, list, default=[])
-    if len(items) > limit:
-        raise PayloadError(f"{key} has more than {limit} entries")
-    return items  # type: ignore[no-any-return]
-
-
-def _obj(item: Any, where: str) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise PayloadError(f"{where} must be an object")
-    return item
-
-
 def _sha(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise PayloadError(f"{where} must be a SHA-256 in lower-case hex")
-    return value
+    text = bounds.text(value, where, max_len=64)
+    if not _SHA256.fullmatch(text):
+        raise InputError(where, _l("must be a SHA-256 in lower-case hex"))
+    return text  # type: ignore[no-any-return]
 
 
-def _count(obj: dict[str, Any], key: str) -> int:
-    value = want(obj, key, int)
-    if value < 0 or value > 2**62:
-        raise PayloadError(f"{key} is out of range")
-    return int(value)
+def _segment_path(value: Any, where: str) -> str:
+    path = bounds.text(value, where, max_len=200)
+    if not _SEGMENT_PATH.fullmatch(path):
+        raise InputError(where, _l("must be a recording path: recordings/<camera id>/..."))
+    return path  # type: ignore[no-any-return]
+
+
+def export_path(value: Any, where: str) -> str:
+    path = bounds.text(value, where, max_len=300)
+    if not _EXPORT_PATH.fullmatch(path):
+        raise InputError(where, _l("must be a file under %(folder)s/", folder=worker_api.EXPORTS_DIR))
+    return path  # type: ignore[no-any-return]
+
+
+def _source(value: Any, where: str) -> dict[str, Any]:
+    item = bounds.mapping(value, where)
+    return {"path": _segment_path(item.get("path"), f"{where}.path"),
+            "bytes": bounds.integer(item.get("bytes"), f"{where}.bytes", 0, INT64_MAX),
+            "sha256": _sha(item.get("sha256"), f"{where}.sha256")}
+
+
+def report(value: Any, where: str) -> dict[str, Any]:
+    """One report: ``id`` and ``state``; a finished one with its results (worker_api.EXPORT_REPORT_FIELDS)."""
+    item = bounds.mapping(value, where)
+    state = bounds.choice(item.get("state"), f"{where}.state", worker_api.EXPORT_STATES)
+    checked: dict[str, Any] = {
+        "id": bounds.integer(item.get("id"), f"{where}.id", 1, INT32_MAX),
+        "state": state,
+        "progress": bounds.number(item.get("progress"), f"{where}.progress", 0, 1, default=0.0),
+        "ffmpeg_version": bounds.text(item.get("ffmpeg_version"), f"{where}.ffmpeg_version", max_len=200,
+                                      default="")[:80],
+        "missing": bounds.items(item.get("missing"), f"{where}.missing", max_items=MAX_SOURCES,
+                                each=_segment_path, default=[]),
+    }
+    if state == "failed":
+        checked["error"] = bounds.text(item.get("error"), f"{where}.error", max_len=4000, multiline=True,
+                                       default="failed")[:2000]
+    if state == "done":
+        checked["output"] = export_path(item.get("output"), f"{where}.output")
+        checked["bytes"] = bounds.integer(item.get("bytes"), f"{where}.bytes", 0, INT64_MAX)
+        checked["sha256"] = _sha(item.get("sha256"), f"{where}.sha256")
+        checked["duration_s"] = bounds.number(item.get("duration_s"), f"{where}.duration_s", 0, 86400 * 7,
+                                              default=None)
+        checked["actual_start"] = bounds.moment(item.get("actual_start"), f"{where}.actual_start")
+        checked["actual_end"] = bounds.moment(item.get("actual_end"), f"{where}.actual_end")
+        checked["sources"] = bounds.items(item.get("sources"), f"{where}.sources", max_items=MAX_SOURCES,
+                                          each=_source)
+    return checked
 
 
 def export_reports(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The checked reports: each with ``id`` and ``state``; finished ones with their results."""
-    reports = []
-    for n, raw in enumerate(_items(body, "exports", MAX_REPORTS)):
-        item = _obj(raw, f"exports[{n}]")
-        state = want(item, "state", str)
-        if state not in worker_api.EXPORT_STATES:
-            raise PayloadError(f"exports[{n}].state must be one of {', '.join(worker_api.EXPORT_STATES)}")
-        report: dict[str, Any] = {"id": want(item, "id", int), "state": state}
-        progress = want(item, "progress", float, default=0.0)
-        report["progress"] = min(1.0, max(0.0, progress))
-        report["ffmpeg_version"] = want(item, "ffmpeg_version", str, default="")[:80]
-        report["missing"] = [p for p in want(item, "missing", list, default=[])[:MAX_SOURCES]
-                             if isinstance(p, str) and _SEGMENT_PATH.fullmatch(p)]
-        if state == "failed":
-            report["error"] = want(item, "error", str, default="failed")[:2000]
-        if state == "done":
-            output = want(item, "output", str)
-            if not _EXPORT_PATH.fullmatch(output):
-                raise PayloadError(f"exports[{n}].output must be a file under {worker_api.EXPORTS_DIR}/")
-            report["output"] = output
-            report["bytes"] = _count(item, "bytes")
-            report["sha256"] = _sha(item.get("sha256"), f"exports[{n}].sha256")
-            report["duration_s"] = want(item, "duration_s", float, default=None)
-            report["actual_start"] = parse_time(want(item, "actual_start", str))
-            report["actual_end"] = parse_time(want(item, "actual_end", str))
-            sources = []
-            for m, source in enumerate(want(item, "sources", list)[:MAX_SOURCES]):
-                source = _obj(source, f"exports[{n}].sources[{m}]")
-                path = want(source, "path", str)
-                if not _SEGMENT_PATH.fullmatch(path):
-                    raise PayloadError(f"exports[{n}].sources[{m}].path must be a recording path")
-                sources.append({"path": path, "bytes": _count(source, "bytes"),
-                                "sha256": _sha(source.get("sha256"), f"exports[{n}].sources[{m}].sha256")})
-            report["sources"] = sources
-        reports.append(report)
-    return reports
+    return bounds.items(body.get("exports"), "exports", max_items=MAX_REPORTS,  # type: ignore[no-any-return]
+                        each=report, default=[])
 
 
 def deleted_exports(body: dict[str, Any]) -> list[str]:
-    return [p for p in _items(body, "deleted_exports", MAX_REPORTS * 10)
-            if isinstance(p, str) and _EXPORT_PATH.fullmatch(p)]
+    return bounds.items(body.get("deleted_exports"), "deleted_exports",  # type: ignore[no-any-return]
+                        max_items=MAX_DELETED, each=export_path, default=[])

@@ -104,6 +104,10 @@ class Worker(db.Model):  # type: ignore[name-defined,misc]
     health: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # The worker's own credential (``pantau workers add``): only its SHA-256 is kept; NULL when revoked.
+    credential_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    credential_issued_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class CameraLease(db.Model):  # type: ignore[name-defined,misc]

@@ -9,6 +9,7 @@ from portal.auth.policy import PUBLIC, allow
 from portal.openapi import document
 from portal.public import opendata
 from portal.public.catalogue import public_cameras
+from portal.security import public_base
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -22,7 +23,7 @@ def cameras_geojson() -> ResponseReturnValue:
 @bp.get("/cameras.csv")
 @allow(PUBLIC)
 def cameras_csv() -> ResponseReturnValue:
-    response = opendata.respond(request, opendata.csv_body(public_cameras(), request.url_root), "text/csv")
+    response = opendata.respond(request, opendata.csv_body(public_cameras(), public_base()), "text/csv")
     response.headers["Content-Disposition"] = 'inline; filename="pantau-cameras.csv"'
     return response
 

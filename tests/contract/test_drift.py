@@ -16,7 +16,7 @@ from portal.models.camera import STATUSES
 from portal.public.catalogue import STATUS_LABELS
 from portal.settings import Settings
 from portal.workers import api as portal_api
-from tests.conftest import add_camera
+from tests.conftest import WorkerAuth, add_camera
 from tests.transcoder.fakes import Factory
 from transcoder import redact as transcoder_redact
 from transcoder.camera import State
@@ -42,7 +42,7 @@ def test_media_defaults_and_settings() -> None:
     assert {f.name for f in dataclasses.fields(CameraSpec)} == set(worker_api.CAMERA_FIELDS) - {"source_url"} | {
         "source_url"}
     assert (portal.sync_interval_s, portal.lease_seconds) == (worker_api.SYNC_INTERVAL_S, worker_api.LEASE_SECONDS)
-    assert WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t"}).lease_grace_s == worker_api.LEASE_GRACE_S
+    assert WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t"}).lease_grace_s == worker_api.LEASE_GRACE_S
 
 
 def test_both_planes_redact_with_the_shared_patterns() -> None:
@@ -54,12 +54,10 @@ def test_both_planes_redact_with_the_shared_patterns() -> None:
 
 
 @pytest.fixture()
-def reply(app: Flask) -> dict[str, Any]:
+def reply(app: Flask, worker_auth: WorkerAuth) -> dict[str, Any]:
     with app.app_context():
         add_camera(name="C", source_url="rtsp://u:p@127.0.0.1:9/s")
-    token = app.config["PANTAU"].worker_token
-    response = app.test_client().post(worker_api.SYNC_PATH, json={"worker": {"name": "w"}},
-                                      headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post(worker_api.SYNC_PATH, json={"worker": {"name": "w"}}, headers=worker_auth("w"))
     assert response.status_code == 200
     return response.get_json()  # type: ignore[no-any-return]
 
@@ -73,8 +71,9 @@ def test_what_the_portal_sends_is_what_the_worker_reads(reply: dict[str, Any]) -
         **{k: v for k, v in reply["settings"].items()})
 
 
-def test_what_the_worker_reports_is_what_the_portal_reads(app: Flask, reply: dict[str, Any], tmp_path: Path) -> None:
-    config = WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
+def test_what_the_worker_reports_is_what_the_portal_reads(app: Flask, reply: dict[str, Any], tmp_path: Path,
+                                                         worker_auth: WorkerAuth) -> None:
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
                                     "PANTAU_WORKER_METRICS": "off"})
 
     class Client:
@@ -90,6 +89,5 @@ def test_what_the_worker_reports_is_what_the_portal_reads(app: Flask, reply: dic
         worker._pool.shutdown(wait=True)
         worker._sync_pool.shutdown(wait=True)
     assert set(body["cameras"][0]) == set(worker_api.STATUS_FIELDS)
-    token = app.config["PANTAU"].worker_token
-    response = app.test_client().post(worker_api.SYNC_PATH, json=body, headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post(worker_api.SYNC_PATH, json=body, headers=worker_auth("w"))
     assert response.status_code == 200, response.get_json()

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import WORKER_TOKEN, add_camera, make_settings, migrated_app
+from portal.footage.evidence import generate_key
+from tests.conftest import add_camera, make_settings, migrated_app
 from tests.support.nginx import ROOT, NginxServer
 from tests.support.tools import free_port, require_tool, wait_for
 
@@ -118,7 +119,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     database_url = f"sqlite:///{tmp / 'pantau.db'}"
 
     # migrate and seed through the app factory, as an operator's `pantau db upgrade` would
-    settings = make_settings(tmp, database_url=database_url, env="production", serve_media=False)
+    settings = make_settings(tmp, database_url=database_url, env="production", serve_media=False,
+                             public_url="https://cctv.kendarikota.go.id")
+    generate_key(settings.evidence_key_path)  # production refuses to start without the city's signing key
     app = migrated_app(settings)
     cameras: dict[str, tuple[int, str]] = {}
     with app.app_context():
@@ -141,7 +144,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PANTAU_MEDIA_ROOT": str(media_root),
         "PANTAU_INSTANCE_PATH": str(tmp / "instance"),
         "PANTAU_SECRET_KEY": "front-door-test-secret",
-        "PANTAU_WORKER_TOKEN": WORKER_TOKEN,
+        "PANTAU_PUBLIC_URL": "https://cctv.kendarikota.go.id",
         "PANTAU_SERVE_MEDIA": "false",  # nginx serves media; the portal must not be what answers
         "PANTAU_TILE_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
         "PYTHONUNBUFFERED": "1",

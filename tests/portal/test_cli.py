@@ -58,6 +58,15 @@ def test_cameras_set_remove_and_validation(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
                                    "--source", "rtsp://u:p@h:99999/x"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "not a valid URL" in bad.output and "u:p" not in bad.output
+    secret = run(tmp_path, "cameras", "add", "--name", "T", "--lat", "-3.9", "--lon", "122.5", "--source",
+                 "rtsp://127.0.0.1:8554/s?access_token=tok1&channel=2&PWD=pw2&sig=s1g;key=k3y",
+                 "--substream", "rtsp://127.0.0.1:8554/s2?auth=au7h&secret=s3c")
+    assert secret.exit_code == 0, secret.output
+    shown = run(tmp_path, "cameras", "list").output
+    for value in ("tok1", "pw2", "s1g", "k3y", "au7h", "s3c"):
+        assert value not in secret.output and value not in shown, value
+    assert "access_token=***" in shown and "channel=2" in shown
+    run(tmp_path, "cameras", "remove", str(json.loads(secret.output)["id"]))
     assert "removed camera" in run(tmp_path, "cameras", "remove", str(cam["id"])).output
     assert json.loads(run(tmp_path, "cameras", "list").output) == []
 
@@ -72,3 +81,29 @@ def test_users_create_with_role(tmp_path: Path) -> None:
     short = CliRunner().invoke(cli, ["users", "create", "y", "--role", "admin", "--password", "short"],
                                env=_env(tmp_path))
     assert short.exit_code == 2 and "at least 10" in short.output
+
+
+def test_workers_add_list_revoke(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").exit_code == 0
+    added = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path), catch_exceptions=False)
+    assert added.exit_code == 0, added.output
+    credential = added.stdout.strip()
+    assert credential.startswith("pantau_w1_") and "shown once" in added.stderr
+    again = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path))
+    assert again.exit_code == 2 and "has a credential already" in again.output
+    listed = json.loads(run(tmp_path, "workers", "list").output)
+    assert listed[0]["name"] == "media-1" and listed[0]["credential"] == "active"
+    assert listed[0]["last_seen_at"] is None and listed[0]["alive"] is False
+    assert credential not in run(tmp_path, "workers", "list").output
+    file = tmp_path / "media-2.credential"
+    written = CliRunner().invoke(cli, ["workers", "add", "media-2", "--credential-file", str(file)],
+                                 env=_env(tmp_path), catch_exceptions=False)
+    assert written.exit_code == 0 and file.read_text().startswith("pantau_w1_")
+    assert file.read_text().strip() not in written.output and file.stat().st_mode & 0o777 == 0o600
+    assert "credential revoked" in run(tmp_path, "workers", "revoke", "media-1").output
+    listed = {w["name"]: w for w in json.loads(run(tmp_path, "workers", "list").output)}
+    assert listed["media-1"]["credential"] == "revoked" and listed["media-2"]["credential"] == "active"
+    reissued = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path), catch_exceptions=False)
+    assert reissued.exit_code == 0 and reissued.stdout.strip() != credential
+    missing = CliRunner().invoke(cli, ["workers", "revoke", "nobody"], env=_env(tmp_path))
+    assert missing.exit_code == 2 and "no worker named" in missing.output

@@ -35,7 +35,7 @@ def cam(i: int, url: str = "rtsp://u:pw@10.0.0.9/s") -> dict[str, Any]:
 
 @pytest.fixture()
 def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
                                     "PANTAU_WORKER_NAME": "w1", "PANTAU_WORKER_METRICS": "off"})
     portal, factory = FakePortal(), Factory()
     worker = Worker(config, client=portal, factory=factory, ffmpeg="ffmpeg")  # type: ignore[arg-type]
@@ -155,13 +155,21 @@ def test_health_and_prometheus_text(setup) -> None:  # type: ignore[no-untyped-d
     assert "# TYPE pantau_worker_disk_free_bytes gauge" in text
 
 
-def test_config_from_env() -> None:
-    with pytest.raises(ConfigError, match="PANTAU_WORKER_TOKEN"):
+def test_config_from_env(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PANTAU_WORKER_CREDENTIAL or PANTAU_WORKER_CREDENTIAL_FILE is required"):
         WorkerConfig.from_env({})
+    with pytest.raises(ConfigError, match="shared PANTAU_WORKER_TOKEN is gone"):
+        WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "shared"})
     with pytest.raises(ConfigError, match="PANTAU_PORTAL_URL"):
-        WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_PORTAL_URL": "ftp://x"})
+        WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_PORTAL_URL": "ftp://x"})
     with pytest.raises(ConfigError, match="PANTAU_WORKER_CAPACITY"):
-        WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_WORKER_CAPACITY": "many"})
-    config = WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "tok", "PANTAU_WORKER_METRICS": "0.0.0.0:9100"})
+        WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_WORKER_CAPACITY": "many"})
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "tok", "PANTAU_WORKER_METRICS": "0.0.0.0:9100"})
     assert (config.metrics_host, config.metrics_port) == ("0.0.0.0", 9100)
     assert "tok" not in repr(config)
+    secret = tmp_path / "credential"
+    secret.write_text("pantau_w1_from-a-file\n")
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL_FILE": str(secret)})
+    assert config.credential == "pantau_w1_from-a-file" and "from-a-file" not in repr(config)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL_FILE": str(tmp_path / "missing")})
