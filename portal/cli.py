@@ -304,9 +304,16 @@ def users_create(username: str, role: str, password: str, full_name: str, agency
 
 def main(argv: list[str] | None = None) -> None:
     from portal.demo import demo
-    from portal.footage.cli import COMMANDS
 
     cli.add_command(demo)
+    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pantau")
+
+
+def _add_area_commands() -> None:
+    from portal.footage.cli import COMMANDS
+
     for command in COMMANDS:
         cli.add_command(command)
-    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pantau")
+
+
+_add_area_commands()
