@@ -18,7 +18,7 @@ from portal.cli import cli
 from portal.footage import asking, evidence
 from portal.footage.exports import tick
 from portal.models import AuditEntry, LegalHold, ResidentHoldRequest, db, utcnow
-from tests.footage.conftest import People, add_camera, as_user
+from tests.footage.conftest import People, add_camera
 from tests.footage.test_requests import local_input
 
 
