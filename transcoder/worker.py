@@ -37,6 +37,7 @@ from transcoder.status import camera_report
 from transcoder.sync import SyncSession
 
 log = logging.getLogger("pantau.transcoder")
+HOLD_SLACK_S = 15.0  # a recording segment may run past its nominal length by up to a keyframe interval
 
 
 class Worker:
@@ -116,7 +117,8 @@ class Worker:
         out = OutputSettings.from_api(response.get("settings"))
         settings_changed = out != self.out
         self.out = out
-        margin = max(120.0, 2.0 * out.record_segment_seconds)
+        # a segment's end is not in its name: it lasts about record_segment_seconds, cut on the next keyframe
+        margin = out.record_segment_seconds + HOLD_SLACK_S
         self.archive.set_held(HoldList.from_api(response.get("held_segments"), response.get("holds"), margin))
         self.exports.apply(response.get("exports"), response.get("expired_exports"))
         wanted: dict[int, CameraSpec] = {}

@@ -44,5 +44,7 @@ def make_segments(media_root: Path, camera_id: int, start: dt.datetime, count: i
         path = media_root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, path)
+        finished = (a + dt.timedelta(seconds=seconds)).timestamp()
+        os.utime(path, (finished, finished))  # written when it ended, as the worker's files are
         made.append((rel, a, a + dt.timedelta(seconds=seconds), path.stat().st_size, head_size(path) or 0))
     return made
