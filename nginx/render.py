@@ -19,7 +19,8 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).with_name("pantau.conf.template")
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
-DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "20m", "AUTH_CACHE_SECONDS": "5", "USER_LINE": ""}
+DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "20m", "AUTH_CACHE_SECONDS": "5", "USER_LINE": "",
+            "VERIFY_MAX_BODY_SIZE": "4096m"}
 PATHS = ("MEDIA_ROOT", "STATIC_ROOT", "RUNTIME_DIR")
 UNSAFE = re.compile(r"[\s;{}'\"#$\\]")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-processes", default=None)
     parser.add_argument("--client-max-body-size", default=None)
     parser.add_argument("--auth-cache-seconds", default=None)
+    parser.add_argument("--verify-max-body-size", default=None, help="uploads to /verifikasi (default 4096m)")
     parser.add_argument("--template", type=Path, default=TEMPLATE)
     parser.add_argument("--output", "-o", type=Path, default=None, help="default: standard output")
     args = parser.parse_args(argv)
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             media_root=args.media_root.resolve(), static_root=args.static_root.resolve(),
             runtime_dir=args.runtime_dir.resolve(), worker_processes=args.worker_processes,
             client_max_body_size=args.client_max_body_size, auth_cache_seconds=args.auth_cache_seconds,
+            verify_max_body_size=args.verify_max_body_size,
         )
     except (OSError, ValueError) as exc:
         print(f"render.py: {exc}", file=sys.stderr)
