@@ -13,6 +13,7 @@ the worker API rate limited.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -362,9 +363,9 @@ def test_hostile_worker_requests_through_nginx_never_kill_a_gunicorn_worker(stac
         '{"worker": {"name": "w\\ud800"}}',
         '{"worker": {"capacity": 2147483648}}',
         '{"worker": {"disk_free_bytes": 9223372036854775808}}',
-        '{"worker": {}, "cameras": [{"id": %d, "status": "error", "error": "%s"}]}' % (camera, "rtsp://a:b@" * 1000),
-        '{"worker": {}, "cameras": [{"id": %d, "status": "online", "last_segment_at": "0001-01-01T00:00:00+01:00"}]}'
-        % camera,
+        json.dumps({"worker": {}, "cameras": [{"id": camera, "status": "error", "error": "rtsp://a:b@" * 1000}]}),
+        json.dumps({"worker": {}, "cameras": [{"id": camera, "status": "online",
+                                               "last_segment_at": "0001-01-01T00:00:00+01:00"}]}),
         '{"worker": {"health": {"x": NaN}}}',
     ]
     for text in bodies:
