@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from contract import media as contract
+from contract import worker_api
 from portal import networks
 
 PREFIX = "PANTAU_"
@@ -51,8 +52,8 @@ class Settings:
     map_zoom: int = 13
     default_locale: str = "id"
     city_name: str = "Kota Kendari"
-    sync_interval_s: int = 5
-    lease_seconds: int = 30
+    sync_interval_s: int = worker_api.SYNC_INTERVAL_S
+    lease_seconds: int = worker_api.LEASE_SECONDS
     segment_seconds: int = contract.SEGMENT_SECONDS  # live HLS cuts on keyframes: max(this, the camera's GOP)
     hls_list_size: int = contract.HLS_LIST_SIZE
     record_segment_seconds: int = contract.RECORD_SEGMENT_SECONDS

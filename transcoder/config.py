@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract import worker_api
+
 
 class ConfigError(ValueError):
     pass
@@ -83,6 +85,7 @@ class WorkerConfig:
     housekeeping_interval_s: float = 5.0
     retention_interval_s: float = 300.0
     http_timeout_s: float = 10.0
+    lease_grace_s: float = float(worker_api.LEASE_GRACE_S)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -119,4 +122,5 @@ class WorkerConfig:
             disk_min_free_bytes=_int(env, "PANTAU_DISK_MIN_FREE_BYTES", 2 * 1024**3),
             disk_min_free_percent=_float(env, "PANTAU_DISK_MIN_FREE_PERCENT", 5.0),
             housekeeping_interval_s=_float(env, "PANTAU_HOUSEKEEPING_INTERVAL_S", 5.0, minimum=0.2),
+            lease_grace_s=_float(env, "PANTAU_LEASE_GRACE_S", float(worker_api.LEASE_GRACE_S)),
         )

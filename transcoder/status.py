@@ -48,6 +48,7 @@ def camera_report(camera: Camera, media_root: Path, now: float) -> dict[str, Any
         "id": camera.spec.id,
         "state": camera.state.value,
         "status": camera.status,
+        "reason": getattr(camera, "reason", None),
         "error": camera.error[:limits.MAX_ERROR_CHARS] if camera.error else None,
         "stderr_tail": [line[:limits.MAX_STDERR_LINE_CHARS] for line in camera.log.tail(10)],
         "bitrate_kbps": playlist_bitrate_kbps(paths.playlist) if running else None,

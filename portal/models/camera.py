@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from contract import status as contract_status
 from contract.media import MEDIA_KEY_BYTES
 from portal.models.base import db, utcnow
 from portal.secret import redact_url
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from portal.models.people import Agency
 
 CAMERA_CATEGORIES = ("traffic", "beach", "market", "border", "public_space", "government", "river", "other")
-STATUSES = ("online", "starting", "offline", "error", "unknown")
+STATUSES = contract_status.STATUSES
 
 
 def new_media_key() -> str:

@@ -25,6 +25,8 @@ STATUS_LABELS = {
     "online": _l("Online"),
     "starting": _l("Starting"),
     "offline": _l("Offline"),
+    "auth_failed": _l("Wrong password"),
+    "unsupported": _l("Unsupported video"),
     "error": _l("Error"),
     "unknown": _l("Unknown"),
 }

@@ -13,8 +13,9 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
+from contract import worker_api
 from contract.limits import MAX_SYNC_BODY_BYTES
 from portal import bounds, networks
 from portal.auth.policy import WORKER, Policy
@@ -25,10 +26,10 @@ from portal.workers import credentials, payload
 from portal.workers.leases import assign, upsert_worker
 from portal.workers.payload import Segment
 
-API_VERSION = 1
+API_VERSION = worker_api.API_VERSION
 STATUS_VALUES = payload.STATUS_VALUES
 log = logging.getLogger("pantau.worker_api")
-bp = Blueprint("worker_api", __name__, url_prefix="/api/worker/v1")
+bp = Blueprint("worker_api", __name__, url_prefix=worker_api.BASE_PATH)
 
 
 def _settings() -> Settings:
@@ -106,7 +107,7 @@ def sync() -> ResponseReturnValue:
     for item in checked.statuses:
         _store_status(worker, item, leased, now)
     stored, refused = _store_segments(worker, checked.segments, leased)
-    _mark_deleted(worker, checked.deleted)
+    _mark_deleted(worker, checked.deleted, leased)
     held = _held_paths(leased)
     db.session.commit()
     return jsonify(
@@ -116,13 +117,7 @@ def sync() -> ResponseReturnValue:
         sync_interval_s=settings.sync_interval_s,
         lease_seconds=settings.lease_seconds,
         lease_expires_at=expires.isoformat(),
-        settings={
-            "segment_seconds": settings.segment_seconds,
-            "hls_list_size": settings.hls_list_size,
-            "record_segment_seconds": settings.record_segment_seconds,
-            "snapshot_interval_s": settings.snapshot_interval_s,
-            "allow_file_sources": settings.allow_file_sources,
-        },
+        settings={name: getattr(settings, name) for name in worker_api.OUTPUT_SETTINGS},
         cameras=[
             {
                 "id": c.id,
@@ -184,14 +179,17 @@ def _store_segments(worker: Worker, parsed: list[Segment], leased: set[int]) -> 
     return stored, refused
 
 
-def _mark_deleted(worker: Worker, paths: list[str]) -> None:
-    """Only segments this worker recorded (they are on its disk) can be reported deleted by it."""
+def _mark_deleted(worker: Worker, paths: list[str], leased: set[int]) -> None:
+    """Only segments this worker recorded (they are on its disk) can be reported deleted by it; a segment whose
+    recorder is unknown (its worker row is gone) only by the worker that leases its camera now."""
     if not paths:
         return
+    mine = RecordingSegment.worker_id == worker.id
+    if leased:
+        mine = or_(mine, and_(RecordingSegment.worker_id.is_(None), RecordingSegment.camera_id.in_(leased)))
     db.session.execute(
         update(RecordingSegment)
-        .where(RecordingSegment.worker_id == worker.id, RecordingSegment.path.in_(paths),
-               RecordingSegment.deleted_at.is_(None))
+        .where(mine, RecordingSegment.path.in_(paths), RecordingSegment.deleted_at.is_(None))
         .values(deleted_at=utcnow())
         .execution_options(synchronize_session=False)
     )

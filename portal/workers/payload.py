@@ -16,14 +16,15 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from contract import limits
+from contract import status as contract_status
 from portal import bounds
 from portal.bounds import INT32_MAX, INT64_MAX, InputError
 from portal.secret import redact_text
 from portal.workers.leases import WorkerInfo
 
 # What the public sees of a camera, and the worker's supervisor states (docs/worker-api.md).
-STATUS_VALUES = frozenset({"online", "starting", "offline", "error"})
-STATES = frozenset({"stopped", "starting", "running", "backoff", "stopping", "failed"})
+STATUS_VALUES = frozenset(contract_status.REPORTED_STATUSES)
+STATES = frozenset(contract_status.WORKER_STATES)
 MAX_CAPACITY = 100_000
 MAX_SEGMENT_SPAN = dt.timedelta(days=1)
 # recordings/<camera id>/... : plain names, no '..', no backslash, no empty parts.

@@ -48,7 +48,7 @@ def test_outputs_live_hls_recording_and_snapshot() -> None:
     assert "/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4" in argv
     assert "empty_moov" in option(argv, "-segment_format_options")[0], "a killed ffmpeg leaves playable files"
     assert argv[-1] == "/srv/media/snapshots/00000ab3.jpg"
-    assert option(argv, "-vf")[0].startswith("fps=1/5")
+    assert option(argv, "-filter_complex") == ["[0:v:0]fps=1/5[s0];[s0]scale=640:-2[s1]"], "a snapshot every 5 s"
     assert option(argv, "-skip_frame:v") == ["nokey"], "only keyframes are decoded, for the snapshot"
     assert option(argv, "-atomic_writing") == ["1"]
 
@@ -65,11 +65,20 @@ def test_no_recording_means_no_segment_output() -> None:
     assert "segment" not in option(argv, "-f")
 
 
+def test_global_options_come_first_and_each_output_ends_with_its_path() -> None:
+    argv = build_argv("ffmpeg", spec(), OUT, ROOT)
+    assert argv[:4] == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats"], "global options before any input"
+    outputs = [a for a in argv if a.startswith("/srv/media/") and "%" not in a or a.endswith("%Y%m%dT%H%M%SZ.mp4")]
+    assert outputs[-3:] == ["/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4", "/srv/media/hls/00000ab3/index.m3u8",
+                            "/srv/media/snapshots/00000ab3.jpg"]
+
+
 def test_substream_feeds_live_and_snapshot_main_feeds_recording() -> None:
     argv = build_argv("ffmpeg", spec(substream_url="rtsp://u:p@127.0.0.1:9/s2"), OUT, ROOT)
     assert option(argv, "-i") == ["rtsp://u:p@127.0.0.1:9/s1", "rtsp://u:p@127.0.0.1:9/s2"]
     maps = option(argv, "-map")
-    assert maps == ["1:v:0", "0:v:0", "1:v:0"]  # live, recording, snapshot
+    assert maps == ["0:v:0", "1:v:0", "[s1]"]  # recording (main), live (substream), snapshot (filtered)
+    assert option(argv, "-filter_complex")[0].startswith("[1:v:0]fps="), "the snapshot decodes the substream"
     # the keyframe-only decoder applies to the substream, the one the snapshot decodes
     assert argv.index("-skip_frame:v") > argv.index("rtsp://u:p@127.0.0.1:9/s1")
 
