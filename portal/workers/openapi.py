@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from contract import limits
+from contract.status import REASON_MAX_LENGTH
 from portal.bounds import INT32_MAX, INT64_MAX
 from portal.workers.payload import MAX_CAPACITY, STATES, STATUS_VALUES
 
@@ -47,6 +48,8 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
             "status": {"type": "string", "enum": sorted(STATUS_VALUES)},
             "state": {"type": "string", "enum": sorted(STATES)},
+            "reason": _nullable({"type": "string", "maxLength": REASON_MAX_LENGTH,
+                                 "description": "Why the camera has its status (contract/status.py)."}),
             "error": _nullable({"type": "string", "maxLength": limits.MAX_ERROR_CHARS}),
             "stderr_tail": _nullable({"type": "array", "maxItems": limits.MAX_STDERR_LINES,
                                       "items": {"type": "string", "maxLength": limits.MAX_STDERR_LINE_CHARS}}),
