@@ -9,12 +9,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.models import Camera, db
 from portal.settings import Settings
+from tests.support import loopback
+
+loopback.guard()  # no test sends a packet outside 127.0.0.0/8 (tests/support/loopback.py)
+# A camera that is off: a closed port on 127.0.0.1 (nothing listens on the discard port here).
+OFF_CAMERA = "rtsp://admin:s3cret@127.0.0.1:9/kadia-s1"
+
+
+@sqlalchemy.event.listens_for(Camera, "before_insert")
+@sqlalchemy.event.listens_for(Camera, "before_update")
+def _cameras_stay_on_loopback(_mapper: object, _connection: object, camera: Camera) -> None:
+    for url in (camera.source_url, camera.substream_url):
+        if url and not loopback.is_loopback_url(url):
+            raise loopback.LeftLoopback(f"a test camera must point at loopback, not {url.split('@')[-1]!r}")
 
 PG_ADMIN_URL = os.environ.get("PANTAU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -56,7 +70,7 @@ def client(app: Flask) -> FlaskClient:
 
 def add_camera(**fields: object) -> Camera:
     values: dict[str, object] = {
-        "name": "Kamera", "latitude": -3.97, "longitude": 122.51, "source_url": "rtsp://admin:s3cret@10.9.8.7/s1",
+        "name": "Kamera", "latitude": -3.97, "longitude": 122.51, "source_url": OFF_CAMERA,
         "public": True, "enabled": True, "district": "Kadia", "category": "traffic",
     }
     values.update(fields)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from portal.auth.policy import PUBLIC, allow
@@ -25,6 +25,8 @@ def cameras_geojson() -> ResponseReturnValue:
 def cameras_csv() -> ResponseReturnValue:
     response = opendata.respond(request, opendata.csv_body(public_cameras(), public_base()), "text/csv")
     response.headers["Content-Disposition"] = 'inline; filename="pantau-cameras.csv"'
+    if not current_app.config["PANTAU"].public_url:  # links made from this request's host: caches must know
+        response.vary.add("Host")
     return response
 
 

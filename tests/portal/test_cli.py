@@ -29,7 +29,7 @@ def test_console_script_upgrades_and_manages_cameras(tmp_path: Path) -> None:
     assert up.returncode == 0, up.stderr
     add = subprocess.run(
         [pantau, "cameras", "add", "--name", "Nambo", "--lat", "-4.0353", "--lon", "122.6277",
-         "--source", "rtsp://admin:pw123@10.0.0.5:554/stream1", "--public", "--district", "Nambo"],
+         "--source", "rtsp://admin:pw123@127.0.0.1:9/stream1", "--public", "--district", "Nambo"],
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert add.returncode == 0, add.stderr
@@ -37,26 +37,26 @@ def test_console_script_upgrades_and_manages_cameras(tmp_path: Path) -> None:
     listed = subprocess.run([pantau, "cameras", "list"], env=env, capture_output=True, text=True, timeout=60)
     rows = json.loads(listed.stdout)
     assert rows[0]["name"] == "Nambo" and rows[0]["status"] == "unknown" and rows[0]["public"] is True
-    assert rows[0]["source"] == "rtsp://***@10.0.0.5:554/stream1"
+    assert rows[0]["source"] == "rtsp://***@127.0.0.1:9/stream1"
     assert "pw123" not in listed.stdout
 
 
 def test_cameras_set_remove_and_validation(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").exit_code == 0
     out = run(tmp_path, "cameras", "add", "--name", "A", "--lat", "-3.9", "--lon", "122.5",
-              "--source", "rtsp://cam.local/s1")
+              "--source", "rtsp://127.0.0.1:9/s1")
     cam = json.loads(out.output)
     assert cam["public"] is False and cam["enabled"] is True
     changed = json.loads(run(tmp_path, "cameras", "set", str(cam["id"]), "--public", "--retention-days", "7").output)
     assert changed["public"] is True and changed["retention_days"] == 7 and changed["name"] == "A"
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-93", "--lon", "122",
-                                   "--source", "rtsp://x/y"], env=_env(tmp_path))
+                                   "--source", "rtsp://127.0.0.1:9/y"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "latitude: must be between -90 and 90" in bad.output
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
                                    "--source", "/etc/passwd"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "source_url: must start with one of rtsp://" in bad.output
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
-                                   "--source", "rtsp://u:p@h:99999/x"], env=_env(tmp_path))
+                                   "--source", "rtsp://u:p@127.0.0.1:99999/x"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "not a valid URL" in bad.output and "u:p" not in bad.output
     secret = run(tmp_path, "cameras", "add", "--name", "T", "--lat", "-3.9", "--lon", "122.5", "--source",
                  "rtsp://127.0.0.1:8554/s?access_token=tok1&channel=2&PWD=pw2&sig=s1g;key=k3y",

@@ -18,7 +18,8 @@ def test_concurrent_syncs_lease_each_camera_to_exactly_one_worker(tmp_path: Path
     app = migrated_app(make_settings(tmp_path, database_url=pg_url, lease_seconds=30))
     with app.app_context():
         db.session.add_all(
-            Camera(name=f"c{i}", latitude=-3.9, longitude=122.5, source_url=f"rtsp://cam{i}/s") for i in range(40)
+            Camera(name=f"c{i}", latitude=-3.9, longitude=122.5, source_url=f"rtsp://127.0.0.1:9/cam{i}")
+            for i in range(40)
         )
         db.session.commit()
         auth = {name: {"Authorization": f"Bearer {issue_credential(name)}"} for name in (f"w{i}" for i in range(4))}

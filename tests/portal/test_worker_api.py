@@ -111,7 +111,7 @@ def test_sync_leases_enabled_cameras_with_secrets_only_to_the_worker(client: Fla
     assert response.status_code == 200
     data = response.json
     assert [c["id"] for c in data["cameras"]] == [cam.id]
-    assert data["cameras"][0]["source_url"] == "rtsp://admin:s3cret@10.9.8.7/s1"
+    assert data["cameras"][0]["source_url"] == "rtsp://admin:s3cret@127.0.0.1:9/kadia-s1"
     assert data["cameras"][0]["key"] == cam.media_key
     expires = dt.datetime.fromisoformat(data["lease_expires_at"])
     assert dt.timedelta(seconds=25) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=30)
@@ -178,8 +178,8 @@ def test_status_is_stored_redacted_and_only_for_leased_cameras(client: FlaskClie
     db.session.commit()
     ids = {c["id"] for c in sync(client, "w1").json["cameras"]}
     cameras = [
-        {"id": cam.id, "status": "error", "state": "backoff", "error": "401 for rtsp://admin:s3cret@10.9.8.7/s1",
-         "stderr_tail": ["Opening rtsp://admin:s3cret@10.9.8.7/s1?password=hunter2 failed"],
+        {"id": cam.id, "status": "error", "state": "backoff", "error": "401 for rtsp://admin:s3cret@127.0.0.1:9/kadia-s1",
+         "stderr_tail": ["Opening rtsp://admin:s3cret@127.0.0.1:9/kadia-s1?password=hunter2 failed"],
          "fps": 25, "codec": "h264", "width": 1280, "height": 720, "restarts_last_hour": 2},
     ]
     if other.id not in ids:

@@ -29,7 +29,7 @@ class FakePortal:
                 "settings": self.settings, "cameras": self.cameras, "held_segments": []}
 
 
-def cam(i: int, url: str = "rtsp://u:pw@10.0.0.9/s") -> dict[str, Any]:
+def cam(i: int, url: str = "rtsp://u:pw@127.0.0.1:9/s") -> dict[str, Any]:
     return {"id": i, "key": f"{i:08x}", "source_url": url, "recording": True, "audio": "drop", "retention_days": 30}
 
 
