@@ -34,7 +34,6 @@ log = logging.getLogger("pantau.transcoder")
 _SOURCE = re.compile(r"recordings/(?P<camera>[0-9]{1,10})/[0-9]{8}/[0-9]{6}(-[0-9]{1,4})?\.mp4")
 _OUTPUT = re.compile(rf"{worker_api.EXPORTS_DIR}/[A-Za-z0-9_-]{{1,64}}/[A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}\.mp4")
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "error", "-progress", "pipe:1")
-CHUNK = 1024 * 1024
 STDERR_LINES = 20
 
 
@@ -143,13 +142,12 @@ def build_argv(ffmpeg: str, list_path: Path, output: Path, *, creation_time: dat
 
 
 def sha256_files(paths: Iterable[Path]) -> list[tuple[str, int]]:
+    """SHA-256 and size of each file (``hashlib.file_digest``: one buffer, the GIL released while hashing)."""
     found = []
     for path in paths:
-        digest, size = hashlib.sha256(), 0
         with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+            digest = hashlib.file_digest(handle, "sha256")
+            size = handle.tell()
         found.append((digest.hexdigest(), size))
     return found
 
