@@ -40,6 +40,8 @@
           if (!data.details.fragments.length) { say("empty", labels.empty); return; }
           say("ready");
           seek(hls);
+          var started = video.play();  // muted: the browser lets it start by itself
+          if (started && started.catch) { started.catch(function () { /* the viewer presses play */ }); }
         });
         hls.on(window.Hls.Events.ERROR, function (_e, data) { if (data.fatal) { say("error", labels.error); } });
         hls.loadSource(root.dataset.src);
@@ -47,6 +49,7 @@
       } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
         video.src = root.dataset.src;
         say("ready");
+        video.play().catch(function () { /* the viewer presses play */ });
       } else {
         say("error", labels.error);
       }
