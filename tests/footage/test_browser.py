@@ -23,7 +23,7 @@ from tests.conftest import issue_credential
 from tests.e2e.conftest import serve
 from tests.footage.conftest import COOKIE, add_camera, make_footage_app, make_user
 from tests.support.recordings import make_segments
-from tests.support.tools import require_tool, wait_for
+from tests.support.tools import require_tool
 from transcoder.export import Exporter
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
