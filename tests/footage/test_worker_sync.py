@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -197,3 +199,42 @@ def test_expired_exports_are_deleted_by_their_worker_and_logged(app: Flask, peop
     for action in ("footage.export_expired", "footage.link_expired", "footage.export_deleted",
                    "footage.hold_released"):
         assert action in logged
+
+
+@pytest.mark.postgres
+def test_the_whole_footage_flow_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    """Request, hold, approval, job, report, signed manifest, expiry and release on PostgreSQL."""
+    from tests.footage.conftest import make_footage_app, make_user
+
+    _auth.credentials.clear()
+    app = make_footage_app(tmp_path, database_url=pg_url)
+    with app.app_context():
+        client = app.test_client()
+        cam = add_camera()
+        sync(client, "w1")
+        w1 = db.session.scalar(select(Worker).where(Worker.name == "w1"))
+        start = utcnow().replace(microsecond=0) - dt.timedelta(hours=1)
+        segments = index_segments(cam, w1, start, 4, skip=(2,))
+        police, admin = make_user("police", "p.pg"), make_user("admin", "a.pg")
+        request = asking.ask_police(police, [cam.id], start, start + dt.timedelta(seconds=40), case_number="PG/1",
+                                    legal_basis="KUHAP", reason="postgres", now=utcnow())
+        exports.approve(request, admin, "ok", utcnow())
+        db.session.commit()
+        reply = sync(client, "w1")
+        assert len(reply["held_segments"]) == 3 and reply["holds"][0]["camera_id"] == cam.id
+        [job] = reply["exports"]
+        sync(client, "w1", exports=[{"id": job["id"], "state": "done", "output": job["output"], "bytes": 7,
+                                     "sha256": "12" * 32, "actual_start": job["start"], "actual_end": job["end"],
+                                     "sources": [{"path": s.path, "bytes": 1, "sha256": "34" * 32}
+                                                 for s in segments]}])
+        db.session.expire_all()
+        request = db.session.get(FootageRequest, request.id)
+        assert request.status == "ready"
+        key = evidence.city_public_key(app.config["PANTAU"].evidence_key_path)
+        assert evidence.verify(request.manifest.encode(), "12" * 32, key).ok
+        assert [g["reason"] for g in request.exports[0].gaps] == ["not_recorded"]
+        assert exports.tick(request.expires_at + dt.timedelta(days=400)) == {"expired": 1, "released": 1}
+        db.session.commit()
+        assert db.session.scalars(select(LegalHold)).one().released_at is not None
+        db.session.remove()
+        db.engine.dispose()
