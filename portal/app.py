@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     i18n.init_app(app)
 
+    from portal import admin, auth
     from portal.auth import policy as access
     from portal.health import views as health
     from portal.media import views as media
@@ -55,7 +56,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(worker_api.bp)
     app.register_blueprint(health.bp)
-    worker_api.init_policy(access.init_app(app))
+    admin.init_app(app)
+    policy = access.init_app(app)
+    worker_api.init_policy(policy)
+    auth.init_app(app, policy)
+    auth.csrf.exempt(worker_api.bp)  # machines with a bearer token, no cookies
 
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]

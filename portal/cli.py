@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from contract.media import AUDIO_MODES
 from portal.app import create_app
+from portal.auth.cli import audit, cli_actor, users
 from portal.camera_input import CameraInputError, check_fields
-from portal.models import Agency, Camera, CameraLease, User, db
+from portal.models import Agency, Camera, CameraLease, db
 from portal.models.audit import record
 from portal.models.camera import CAMERA_CATEGORIES
-from portal.models.people import ROLES
 from portal.secret import redact_url
 
 
@@ -111,7 +111,7 @@ def cameras_add(**raw: Any) -> None:
     _apply(camera, raw, creating=True)
     db.session.add(camera)
     db.session.flush()
-    record("camera.create", actor="cli", target_type="camera", target_id=camera.id, name=camera.name)
+    record("camera.create", **cli_actor(), target_type="camera", target_id=camera.id, name=camera.name)
     db.session.commit()
     click.echo(json.dumps(camera_json(camera), ensure_ascii=False))
 
@@ -127,7 +127,7 @@ def cameras_set(camera_id: int, **raw: Any) -> None:
     _apply(camera, given, creating=False)
     if camera.enabled is False and camera.lease is not None:
         db.session.delete(camera.lease)
-    record("camera.update", actor="cli", target_type="camera", target_id=camera.id,
+    record("camera.update", **cli_actor(), target_type="camera", target_id=camera.id,
            fields=sorted(k for k in given if k != "agency_code"))
     db.session.commit()
     click.echo(json.dumps(camera_json(camera), ensure_ascii=False))
@@ -151,7 +151,7 @@ def cameras_remove(camera_id: int) -> None:
         raise click.UsageError(f"no camera {camera_id}")
     db.session.execute(CameraLease.__table__.delete().where(CameraLease.camera_id == camera_id))
     db.session.delete(camera)
-    record("camera.delete", actor="cli", target_type="camera", target_id=camera_id)
+    record("camera.delete", **cli_actor(), target_type="camera", target_id=camera_id)
     db.session.commit()
     click.echo(f"removed camera {camera_id}")
 
@@ -164,39 +164,12 @@ def health_command() -> None:
     click.echo(json.dumps(summary(), ensure_ascii=False, indent=2))
 
 
-@cli.group()
-def users() -> None:
-    """Create users."""
-
-
-@users.command("create")
-@click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              envvar="PANTAU_NEW_USER_PASSWORD")
-@click.option("--full-name", default="")
-@click.option("--agency", "agency_code")
-def users_create(username: str, role: str, password: str, full_name: str, agency_code: str | None) -> None:
-    if len(password) < 10:
-        raise click.UsageError("the password must have at least 10 characters")
-    if db.session.scalar(select(User).where(User.username == username)):
-        raise click.UsageError(f"user {username!r} exists already")
-    user = User(username=username, role=role, full_name=full_name)
-    user.set_password(password)
-    if agency_code:
-        agency = db.session.scalar(select(Agency).where(Agency.code == agency_code))
-        if agency is None:
-            raise click.UsageError(f"no agency with code {agency_code!r}")
-        user.agency = agency
-    db.session.add(user)
-    db.session.flush()
-    record("user.create", actor="cli", target_type="user", target_id=user.id, role=role)
-    db.session.commit()
-    click.echo(json.dumps({"id": user.id, "username": username, "role": role}))
-
-
 def main(argv: list[str] | None = None) -> None:
     from portal.demo import demo
 
     cli.add_command(demo)
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pantau")
+
+
+cli.add_command(users)
+cli.add_command(audit)

@@ -62,13 +62,34 @@ def test_cameras_set_remove_and_validation(tmp_path: Path) -> None:
     assert json.loads(run(tmp_path, "cameras", "list").output) == []
 
 
-def test_users_create_with_role(tmp_path: Path) -> None:
+def test_users_create_set_disable_and_reset_password(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").exit_code == 0
     out = run(tmp_path, "users", "create", "ops1", "--role", "operator", input="correct horse battery\n" * 2)
     assert json.loads(out.output.strip().splitlines()[-1]) == {"id": 1, "username": "ops1", "role": "operator"}
     bad = CliRunner().invoke(cli, ["users", "create", "x", "--role", "king", "--password", "0123456789ab"],
                              env=_env(tmp_path))
     assert bad.exit_code == 2
-    short = CliRunner().invoke(cli, ["users", "create", "y", "--role", "admin", "--password", "short"],
+    short = CliRunner().invoke(cli, ["users", "create", "yanti", "--role", "admin", "--password", "short"],
                                env=_env(tmp_path))
-    assert short.exit_code == 2 and "at least 10" in short.output
+    assert short.exit_code == 2 and "at least 10" in short.output and "short" not in short.output.split(":")[-1]
+    boss = run(tmp_path, "users", "create", "walikota", "--role", "leadership", "--password", "pantai nambo sore")
+    assert json.loads(boss.output)["role"] == "leadership"
+    nobody = CliRunner().invoke(cli, ["users", "create", "staf", "--role", "agency", "--password", "0a9b8c7d6e5f"],
+                                env=_env(tmp_path))
+    assert nobody.exit_code == 2 and "agency: is required" in nobody.output
+
+    changed = json.loads(run(tmp_path, "users", "set", "ops1", "--role", "admin", "--full-name", "Siti").output)
+    assert changed["role"] == "admin" and changed["full_name"] == "Siti"
+    assert "disabled ops1" in run(tmp_path, "users", "disable", "ops1").output
+    reset = run(tmp_path, "users", "reset-password", "ops1").output
+    assert reset.startswith("new password for ops1 (shown once): ")
+    listed = {u["username"]: u for u in json.loads(run(tmp_path, "users", "list").output)}
+    assert listed["ops1"]["active"] is False and listed["ops1"]["must_change_password"] is True
+    assert "password_hash" not in run(tmp_path, "users", "list").output
+
+    log = run(tmp_path, "audit", "verify")
+    assert log.exit_code == 0 and "intact" in log.output
+    exported = run(tmp_path, "audit", "export").output.splitlines()
+    assert exported[0].startswith("seq,at,actor") and any("user.reset_password" in line for line in exported)
+    assert all("cli:" in line for line in exported[1:])
+    assert "correct horse" not in "\n".join(exported)
