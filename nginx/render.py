@@ -19,7 +19,7 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).with_name("pantau.conf.template")
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
-DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "20m", "AUTH_CACHE_SECONDS": "5", "USER_LINE": ""}
+DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "20m", "AUTH_CACHE_SECONDS": "1", "USER_LINE": ""}
 PATHS = ("MEDIA_ROOT", "STATIC_ROOT", "RUNTIME_DIR")
 UNSAFE = re.compile(r"[\s;{}'\"#$\\]")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")

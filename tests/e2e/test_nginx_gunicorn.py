@@ -28,7 +28,7 @@ from tests.support.tools import free_port, require_tool, wait_for
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
-AUTH_CACHE_SECONDS = 5  # nginx/render.py's default, what production runs with
+AUTH_CACHE_SECONDS = 1  # nginx/render.py's default, what production runs with
 PLAYLIST = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:42\n#EXTINF:2.0,\nindex42.ts\n"
 SEGMENT = b"\x47\x40\x00\x10" + bytes(range(184)) * 4 + b"\x47" * 188
 UNKNOWN_KEY = "0123456789abcdef"  # well formed, in no database row

@@ -58,8 +58,10 @@ def test_cameras_set_remove_and_validation(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
                                    "--source", "rtsp://u:p@h:99999/x"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "not a valid URL" in bad.output and "u:p" not in bad.output
-    assert "removed camera" in run(tmp_path, "cameras", "remove", str(cam["id"])).output
+    assert "archived camera" in run(tmp_path, "cameras", "remove", str(cam["id"])).output
     assert json.loads(run(tmp_path, "cameras", "list").output) == []
+    archived = json.loads(run(tmp_path, "cameras", "list", "--archived").output)
+    assert archived[0]["archived_at"] and archived[0]["public"] is False and archived[0]["enabled"] is False
 
 
 def test_users_create_set_disable_and_reset_password(tmp_path: Path) -> None:
@@ -93,3 +95,44 @@ def test_users_create_set_disable_and_reset_password(tmp_path: Path) -> None:
     assert exported[0].startswith("seq,at,actor") and any("user.reset_password" in line for line in exported)
     assert all("cli:" in line for line in exported[1:])
     assert "correct horse" not in "\n".join(exported)
+
+
+def test_owner_agency_permission_and_archived_holds(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from portal import create_app
+    from portal.models import Agency, Camera, LegalHold, RecordingSegment, db
+    from portal.settings import Settings
+
+    assert run(tmp_path, "db", "upgrade").exit_code == 0
+    settings = Settings.from_env(_env(tmp_path))
+    app = create_app(settings)
+    with app.app_context():
+        db.session.add(Agency(code="polda", name="Polda Sultra", kind="police"))
+        db.session.commit()
+        db.engine.dispose()
+    cam = json.loads(run(tmp_path, "cameras", "add", "--name", "Simpang Polda", "--lat", "-3.9", "--lon", "122.5",
+                         "--source", "rtsp://cam.local/s1", "--agency", "polda", "--owner-forbids-public").output)
+    refused = CliRunner().invoke(cli, ["cameras", "set", str(cam["id"]), "--public"], env=_env(tmp_path))
+    assert refused.exit_code == 2 and "owner agency does not allow" in refused.output
+    allowed = run(tmp_path, "cameras", "set", str(cam["id"]), "--owner-allows-public")
+    assert json.loads(allowed.output)["public"] is False
+    shown = json.loads(run(tmp_path, "cameras", "set", str(cam["id"]), "--public", "--reason", "izin Polda").output)
+    assert shown["public"] is True
+    withdrawn = json.loads(run(tmp_path, "cameras", "set", str(cam["id"]), "--owner-forbids-public").output)
+    assert withdrawn["public"] is False  # the owner's "no" takes it off the public map at once
+
+    now = dt.datetime.now(dt.UTC)
+    with app.app_context():
+        db.session.add(RecordingSegment(camera_id=cam["id"], path="recordings/1/a.mp4", start_at=now, end_at=now,
+                                        bytes=10))
+        db.session.add(LegalHold(camera_id=cam["id"], start_at=now, end_at=now, reason="perkara 12"))
+        db.session.commit()
+        db.engine.dispose()
+    run(tmp_path, "cameras", "remove", str(cam["id"]))
+    with app.app_context():
+        assert db.session.get(Camera, cam["id"]).archived_at is not None
+        assert db.session.query(LegalHold).count() == 1 and db.session.query(RecordingSegment).count() == 1
+        db.engine.dispose()
+    log = run(tmp_path, "audit", "export").output
+    assert "izin Polda" in log and "camera.archive" in log and "cam.local" in log
