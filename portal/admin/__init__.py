@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal.admin import audit_log, home  # noqa: F401  (their routes join the blueprint)
+    from portal.admin import audit_log, camera_import, cameras, home  # noqa: F401  (routes join the blueprint)
     from portal.admin.blueprint import bp
 
     app.register_blueprint(bp)

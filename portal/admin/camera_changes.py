@@ -48,23 +48,26 @@ def _allow_files() -> bool:
     return bool(current_app.config["PANTAU"].allow_file_sources)
 
 
-def apply_fields(camera: Camera, raw: Mapping[str, Any], *, creating: bool) -> None:
-    """Validate and set the given fields (raises CameraInputError naming the field). A blank source keeps the
-    old one: the console never shows it, so an edit form sends nothing for it."""
-    given = dict(raw)
+def validate_fields(raw: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    """The checked values of the given fields (raises CameraInputError naming the field). When editing, a blank
+    stream address keeps the old one: the console never shows it, so an edit form sends nothing for it."""
+    given = {k: v for k, v in raw.items() if k not in ("agency", "owner_allows_public")}
     if not creating:
         for key in ("source_url", "substream_url"):
             if key in given and (given[key] is None or str(given[key]).strip() == ""):
                 given.pop(key)
-    agency = given.pop("agency", camera.agency if not creating else None)
-    fields = check_fields(given, allow_files=_allow_files(), creating=creating)
-    for key, value in fields.values.items():
-        if key == "public":
-            continue  # only the public switch turns it, with its checks
-        setattr(camera, key, value)
+    if "agency" in raw and raw["agency"] is not None and not isinstance(raw["agency"], Agency):
+        raise CameraInputError("agency", "is not a known agency")
+    return check_fields(given, allow_files=_allow_files(), creating=creating).values
+
+
+def apply_fields(camera: Camera, raw: Mapping[str, Any], *, creating: bool) -> None:
+    """Validate and set the given fields (``public`` only through the switch)."""
+    for key, value in validate_fields(raw, creating=creating).items():
+        if key != "public":
+            setattr(camera, key, value)
     if "agency" in raw:
-        if agency is not None and not isinstance(agency, Agency):
-            raise CameraInputError("agency", "is not a known agency")
+        agency = raw["agency"]
         camera.agency = agency
         camera.agency_id = agency.id if agency else None
     if "owner_allows_public" in raw and raw["owner_allows_public"] is not None:

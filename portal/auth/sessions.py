@@ -22,7 +22,8 @@ from portal.models.audit import record
 login_manager = LoginManager()
 login_manager.session_protection = "basic"
 SEEN_EVERY_S = 30  # the "last request" time is written at most this often (each write is a new cookie)
-BACKGROUND_ENDPOINTS = frozenset({"public.camera_status", "media.authorize", "media.hls", "media.snapshot", "static"})
+BACKGROUND_ENDPOINTS = frozenset({"public.camera_status", "admin.camera_status", "media.authorize", "media.hls",
+                                  "media.snapshot", "static"})
 
 
 @login_manager.user_loader
