@@ -26,7 +26,7 @@ from transcoder.camera import Camera, State, Timing
 from transcoder.client import PortalClient, SyncError
 from transcoder.config import ConfigError, WorkerConfig
 from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv, ffmpeg_env, find_ffmpeg
-from transcoder.metrics import CameraFigures, WorkerFigures, serve_metrics
+from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
 from transcoder.process import ProcessFactory, start_ffmpeg
 from transcoder.recordings import DiskGuard, GuardReport, Segment, apply_retention, collect
@@ -55,6 +55,7 @@ class Worker:
         self.next_sync = 0.0
         self.stopping = threading.Event()
         self.figures = WorkerFigures(states=tuple(s.value for s in State))
+        self.cpu = CpuMeter()
         self.guard = DiskGuard(config.media_root, config.disk_min_free_bytes, config.disk_min_free_percent)
         self.guard_report = GuardReport()
         self._guard_acted_at: float | None = None
@@ -279,6 +280,13 @@ class Worker:
         self.figures.disk_total_bytes = self.guard_report.total_bytes
         self.figures.disk_guard_active = self.guard_active
         self.figures.disk_guard_exhausted = self.guard_report.exhausted
+        cpu = self.cpu.percent()
+        if cpu is not None:
+            self.figures.cpu_percent = cpu
+        try:
+            self.figures.load1 = round(os.getloadavg()[0], 2)
+        except OSError:
+            self.figures.load1 = None
 
     def _sync_step(self, now: float) -> None:
         if self._sync is not None:

@@ -6,7 +6,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal.admin import audit_log, camera_import, cameras, home  # noqa: F401  (routes join the blueprint)
+    from portal.admin import (  # noqa: F401  (their routes join the blueprint)
+        audit_log,
+        camera_import,
+        cameras,
+        groups,
+        health,
+        home,
+        people,
+    )
     from portal.admin.blueprint import bp
 
     app.register_blueprint(bp)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from portal.auth.scope import scoped
 from portal.models import Agency, Camera, CameraLease, CameraStatus, Worker, db, utcnow
@@ -85,7 +85,7 @@ def rows(filters: Filters, *, now: dt.datetime | None = None) -> list[Row]:
         query = query.where(Camera.archived_at.is_(None))
     if filters.q:
         like = _like(filters.q)
-        conditions = [func.lower(Camera.name).like(like, escape="\\"),
+        conditions: list[ColumnElement[bool]] = [func.lower(Camera.name).like(like, escape="\\"),
                       func.lower(Camera.district).like(like, escape="\\")]
         if filters.q.isdigit():
             conditions.append(Camera.id == int(filters.q))

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import Select, false
 
 SCOPED_ROLES = ("agency", "police")
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
 
 
 def own_agency_id() -> int | None:
