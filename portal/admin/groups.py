@@ -34,7 +34,8 @@ def wall_camera(camera: Camera) -> PublicCamera:
                         district=camera.district or "", category=camera.category or "other",
                         latitude=camera.latitude, longitude=camera.longitude, media_key=camera.media_key,
                         status=state if camera.enabled else "offline",
-                        last_online_at=status.last_online_at if status else None, codec=status.codec if status else None)
+                        last_online_at=status.last_online_at if status else None,
+                        codec=status.codec if status else None)
 
 
 @bp.get("/grup")

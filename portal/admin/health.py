@@ -39,7 +39,7 @@ def dashboard(now: dt.datetime | None = None) -> dict[str, Any]:
             "last_seen_s": max(0.0, (now - w.last_seen_at).total_seconds()),
         })
     by_state: dict[str, int] = {}
-    down = []
+    down: list[dict[str, Any]] = []
     rows = db.session.execute(
         select(Camera.id, Camera.name, Camera.district, Camera.enabled, CameraStatus.status, CameraStatus.updated_at,
                CameraStatus.error, CameraStatus.last_online_at, CameraStatus.restarts_last_hour, Camera.created_at)
@@ -55,7 +55,7 @@ def dashboard(now: dt.datetime | None = None) -> dict[str, Any]:
                          "error": redact_text(error)[:300] if error else None, "since": since,
                          "down_s": max(0.0, (now - since).total_seconds()) if since else None,
                          "restarts_last_hour": restarts or 0})
-    down.sort(key=lambda d: (-(d["down_s"] or 0), d["name"]))
+    down.sort(key=lambda d: (-float(d["down_s"] or 0), str(d["name"])))
     return {"at": now, "workers": workers, "by_state": by_state, "down": down[:200], "down_total": len(down),
             "refresh_s": REFRESH_S}
 
