@@ -39,7 +39,8 @@ class LegalHold(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "legal_holds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
+    # RESTRICT: a hold outlives any attempt to delete its camera (cameras are archived, not deleted)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="RESTRICT"), index=True)
     start_at: Mapped[dt.datetime] = mapped_column()
     end_at: Mapped[dt.datetime] = mapped_column()
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -13,14 +13,14 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from contract import worker_api
 from contract.limits import MAX_SYNC_BODY_BYTES
 from portal import bounds, networks
 from portal.auth.policy import WORKER, Policy
 from portal.bounds import InputError
-from portal.models import CameraStatus, LegalHold, RecordingSegment, Worker, db, utcnow
+from portal.models import CameraEvent, CameraStatus, LegalHold, RecordingSegment, Worker, db, utcnow
 from portal.settings import Settings
 from portal.workers import credentials, payload
 from portal.workers.leases import assign, upsert_worker
@@ -108,7 +108,7 @@ def sync() -> ResponseReturnValue:
         _store_status(worker, item, leased, now)
     stored, refused = _store_segments(worker, checked.segments, leased)
     _mark_deleted(worker, checked.deleted, leased)
-    held = _held_paths(leased)
+    held = _held_paths(worker.id, leased)
     db.session.commit()
     return jsonify(
         api_version=API_VERSION,
@@ -140,7 +140,9 @@ def _store_status(worker: Worker, values: dict[str, Any], leased: set[int], now:
     camera_id = values["camera_id"]
     if camera_id not in leased:
         return
-    row = db.session.get(CameraStatus, camera_id) or CameraStatus(camera_id=camera_id)
+    row = db.session.get(CameraStatus, camera_id)
+    note_history(camera_id, worker.id, row, values, now)
+    row = row or CameraStatus(camera_id=camera_id)
     db.session.add(row)
     for key, value in values.items():
         setattr(row, key, value)
@@ -148,6 +150,35 @@ def _store_status(worker: Worker, values: dict[str, Any], leased: set[int], now:
     row.updated_at = now
     if values["status"] == "online":
         row.last_online_at = now
+
+
+HISTORY_DAYS = 14
+DOWN = frozenset(payload.STATUS_VALUES) - {"online", "starting"}
+
+
+def note_history(camera_id: int, worker_id: int, before: CameraStatus | None, values: dict[str, Any],
+                 now: dt.datetime) -> None:
+    """A camera's history for the health page: outages (down, up), restarts and new errors (already redacted)."""
+    was = before.status if before is not None else None
+    status = values["status"]
+    events = []
+    if was == "online" and status in DOWN:
+        events.append(CameraEvent(kind="down", status=status, detail=values["error"]))
+    elif was in DOWN and status == "online":
+        events.append(CameraEvent(kind="up", status=status))
+    elif status in DOWN and values["error"] and (before is None or before.error != values["error"]):
+        events.append(CameraEvent(kind="error", status=status, detail=values["error"]))
+    restarts = values["restarts_last_hour"] or 0
+    if before is not None and restarts > (before.restarts_last_hour or 0):
+        events.append(CameraEvent(kind="restart", status=status,
+                                  detail=str(restarts - (before.restarts_last_hour or 0))))
+    if not events:
+        return
+    for event in events:
+        event.camera_id, event.worker_id, event.at = camera_id, worker_id, now
+        db.session.add(event)
+    db.session.execute(delete(CameraEvent).where(CameraEvent.camera_id == camera_id,
+                                                 CameraEvent.at < now - dt.timedelta(days=HISTORY_DAYS)))
 
 
 def _store_segments(worker: Worker, parsed: list[Segment], leased: set[int]) -> tuple[int, int]:
@@ -195,14 +226,14 @@ def _mark_deleted(worker: Worker, paths: list[str], leased: set[int]) -> None:
     )
 
 
-def _held_paths(camera_ids: set[int]) -> list[str]:
-    if not camera_ids:
-        return []
+def _held_paths(worker_id: int, camera_ids: set[int]) -> list[str]:
+    """Held segments of the cameras this worker runs, and of any camera whose segments it recorded (an archived
+    camera, or one that moved to another worker, keeps its footage on this worker's disk)."""
     query = (
         select(RecordingSegment.path)
         .join(LegalHold, LegalHold.camera_id == RecordingSegment.camera_id)
         .where(
-            RecordingSegment.camera_id.in_(camera_ids),
+            or_(RecordingSegment.camera_id.in_(camera_ids), RecordingSegment.worker_id == worker_id),
             RecordingSegment.deleted_at.is_(None),
             LegalHold.released_at.is_(None),
             RecordingSegment.start_at < LegalHold.end_at,
