@@ -22,7 +22,7 @@ PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 # Body sizes are the portal's: PANTAU_MAX_BODY_BYTES (1 MiB) and contract.limits.MAX_SYNC_BODY_BYTES (4 MiB);
 # tests/e2e/test_nginx_gunicorn.py checks they agree.
 DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "1m", "WORKER_MAX_BODY_SIZE": "4m",
-            "WORKER_RATE": "10", "WORKER_BURST": "20", "AUTH_CACHE_SECONDS": "5", "USER_LINE": "",
+            "WORKER_RATE": "10", "WORKER_BURST": "20", "AUTH_CACHE_SECONDS": "1", "USER_LINE": "",
             "VERIFY_MAX_BODY_SIZE": "4096m"}
 PATHS = ("MEDIA_ROOT", "STATIC_ROOT", "RUNTIME_DIR")
 UNSAFE = re.compile(r"[\s;{}'\"#$\\]")

@@ -9,29 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy import select
 
 from contract.media import AUDIO_MODES
+from portal.admin.camera_changes import SwitchRefused, archive_camera, create_camera, set_public, update_camera
 from portal.app import create_app
-from portal.camera_input import CameraInputError, check_fields
-from portal.models import (
-    Agency,
-    Camera,
-    CameraLease,
-    FootageExport,
-    LegalHold,
-    RecordingSegment,
-    User,
-    Worker,
-    db,
-    utcnow,
-)
+from portal.auth.cli import audit, cli_actor, users
+from portal.camera_input import CameraInputError
+from portal.models import Agency, AuditEntry, Camera, Worker, db
 from portal.models.audit import record
 from portal.models.camera import CAMERA_CATEGORIES
-from portal.models.footage import footage_request_cameras
-from portal.models.people import ROLES
 from portal.secret import redact_url
 from portal.workers import credentials
 
@@ -70,6 +58,8 @@ def camera_json(camera: Camera) -> dict[str, Any]:
         "last_segment_at": status.last_segment_at.isoformat() if status and status.last_segment_at else None,
         "restarts_last_hour": status.restarts_last_hour if status else 0,
         "worker": lease.worker.name if lease else None,
+        "agency": camera.agency.code if camera.agency else None,
+        "owner_allows_public": camera.owner_allows_public,
         "archived_at": camera.archived_at.isoformat() if camera.archived_at else None,
     }
 
@@ -91,6 +81,8 @@ def _camera_options(creating: bool):  # type: ignore[no-untyped-def]
             click.option("--public/--private", "public", default=None),
             click.option("--enabled/--disabled", "enabled", default=None),
             click.option("--recording/--no-recording", "recording", default=None),
+            click.option("--owner-allows-public/--owner-forbids-public", "owner_allows_public", default=None,
+                         help="the owner agency's permission to show the camera publicly"),
         ]
         for opt in reversed(opts):
             fn = opt(fn)
@@ -99,20 +91,29 @@ def _camera_options(creating: bool):  # type: ignore[no-untyped-def]
     return decorate
 
 
-def _apply(camera: Camera, raw: dict[str, Any], creating: bool) -> None:
-    settings = current_app.config["PANTAU"]
+def _fields(raw: dict[str, Any]) -> dict[str, Any]:
     agency_code = raw.pop("agency_code", None)
-    try:
-        fields = check_fields(raw, allow_files=settings.allow_file_sources, creating=creating)
-    except CameraInputError as exc:
-        raise click.UsageError(str(exc)) from None
-    for key, value in fields.values.items():
-        setattr(camera, key, value)
     if agency_code:
         agency = db.session.scalar(select(Agency).where(Agency.code == agency_code))
         if agency is None:
             raise click.UsageError(f"no agency with code {agency_code!r}")
-        camera.agency = agency
+        raw["agency"] = agency
+    return raw
+
+
+def _changing(fn):  # type: ignore[no-untyped-def]
+    """Input and switch errors are usage errors (exit 2) that name the field and never echo a secret."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except (CameraInputError, SwitchRefused) as exc:
+            db.session.rollback()
+            raise click.UsageError(str(exc)) from None
+
+    return wrapper
 
 
 @cli.group()
@@ -122,12 +123,10 @@ def cameras() -> None:
 
 @cameras.command("add")
 @_camera_options(creating=True)
+@_changing
 def cameras_add(**raw: Any) -> None:
-    camera = Camera()
-    _apply(camera, raw, creating=True)
-    db.session.add(camera)
-    db.session.flush()
-    record("camera.create", actor="cli", target_type="camera", target_id=camera.id, name=camera.name)
+    camera = create_camera(_fields(raw), reason="pantau cameras add")
+    _retag()
     db.session.commit()
     click.echo(json.dumps(camera_json(camera), ensure_ascii=False))
 
@@ -135,61 +134,55 @@ def cameras_add(**raw: Any) -> None:
 @cameras.command("set")
 @click.argument("camera_id", type=int)
 @_camera_options(creating=False)
-def cameras_set(camera_id: int, **raw: Any) -> None:
+@click.option("--reason", default="", help="why (recorded in the audit log with the public switch)")
+@_changing
+def cameras_set(camera_id: int, reason: str, **raw: Any) -> None:
     camera = db.session.get(Camera, camera_id)
     if camera is None:
         raise click.UsageError(f"no camera {camera_id}")
-    given = {k: v for k, v in raw.items() if v is not None}
-    _apply(camera, given, creating=False)
-    if camera.enabled is False and camera.lease is not None:
-        db.session.delete(camera.lease)
-    record("camera.update", actor="cli", target_type="camera", target_id=camera.id,
-           fields=sorted(k for k in given if k != "agency_code"))
+    given = _fields({k: v for k, v in raw.items() if v is not None})
+    public = given.pop("public", None)
+    update_camera(camera, given)
+    if public is not None:
+        set_public([camera], public, reason=reason or "pantau cameras set")
+    _retag()
     db.session.commit()
     click.echo(json.dumps(camera_json(camera), ensure_ascii=False))
 
 
 @cameras.command("list")
 @click.option("--public-only", is_flag=True)
-@click.option("--archived", is_flag=True, help="also the archived (removed) cameras")
+@click.option("--archived", is_flag=True, help="list archived cameras too")
 def cameras_list(public_only: bool, archived: bool) -> None:
     query = select(Camera).order_by(Camera.id)
-    if not archived:
-        query = query.where(Camera.archived_at.is_(None))
     if public_only:
         query = query.where(Camera.public.is_(True))
+    if not archived:
+        query = query.where(Camera.archived_at.is_(None))
     rows = [camera_json(c) for c in db.session.scalars(query).unique()]
     click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
 @cameras.command("remove")
 @click.argument("camera_id", type=int)
-@click.option("--purge", is_flag=True, help="delete the camera for good: only one that never recorded anything")
-def cameras_remove(camera_id: int, purge: bool) -> None:
-    """Archive a camera: it stops and leaves every list, its recordings, holds and requests stay."""
+@click.option("--reason", default="")
+def cameras_remove(camera_id: int, reason: str) -> None:
+    """Archive a camera: it stops and leaves every list; its recordings, index and legal holds stay."""
     camera = db.session.get(Camera, camera_id)
     if camera is None:
         raise click.UsageError(f"no camera {camera_id}")
-    db.session.execute(CameraLease.__table__.delete().where(CameraLease.camera_id == camera_id))
-    if purge:
-        kept = [name for model, name in ((RecordingSegment, "recordings"), (LegalHold, "legal holds"),
-                                         (FootageExport, "exports"))
-                if db.session.scalar(select(model.id).where(model.camera_id == camera_id).limit(1)) is not None]
-        if kept or db.session.scalar(select(footage_request_cameras.c.request_id).where(
-                footage_request_cameras.c.camera_id == camera_id).limit(1)) is not None:
-            raise click.UsageError(f"camera {camera_id} has {', '.join(kept) or 'footage requests'}: "
-                                   "it can only be archived (pantau cameras remove without --purge)")
-        db.session.delete(camera)
-        record("camera.delete", actor="cli", target_type="camera", target_id=camera_id)
-        db.session.commit()
-        click.echo(f"deleted camera {camera_id}")
-        return
-    camera.enabled = False
-    camera.public = False
-    camera.archived_at = camera.archived_at or utcnow()
-    record("camera.archive", actor="cli", target_type="camera", target_id=camera_id)
+    archive_camera(camera, reason=reason or "pantau cameras remove")
+    _retag()
     db.session.commit()
-    click.echo(f"removed camera {camera_id}: archived, its recordings, holds and requests are kept")
+    click.echo(f"archived camera {camera_id} (recordings and legal holds kept)")
+
+
+def _retag() -> None:
+    """Audit entries of a shell command carry the shell's actor."""
+    actor = cli_actor()
+    for entry in db.session.new:
+        if isinstance(entry, AuditEntry) and entry.actor in ("system", "anonymous"):
+            entry.actor = actor["actor"]
 
 
 @cli.command("health")
@@ -271,42 +264,15 @@ def workers_list() -> None:
     click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
-@cli.group()
-def users() -> None:
-    """Create users."""
-
-
-@users.command("create")
-@click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              envvar="PANTAU_NEW_USER_PASSWORD")
-@click.option("--full-name", default="")
-@click.option("--agency", "agency_code")
-def users_create(username: str, role: str, password: str, full_name: str, agency_code: str | None) -> None:
-    if len(password) < 10:
-        raise click.UsageError("the password must have at least 10 characters")
-    if db.session.scalar(select(User).where(User.username == username)):
-        raise click.UsageError(f"user {username!r} exists already")
-    user = User(username=username, role=role, full_name=full_name)
-    user.set_password(password)
-    if agency_code:
-        agency = db.session.scalar(select(Agency).where(Agency.code == agency_code))
-        if agency is None:
-            raise click.UsageError(f"no agency with code {agency_code!r}")
-        user.agency = agency
-    db.session.add(user)
-    db.session.flush()
-    record("user.create", actor="cli", target_type="user", target_id=user.id, role=role)
-    db.session.commit()
-    click.echo(json.dumps({"id": user.id, "username": username, "role": role}))
-
-
 def main(argv: list[str] | None = None) -> None:
     from portal.demo import demo
 
     cli.add_command(demo)
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pantau")
+
+
+cli.add_command(users)
+cli.add_command(audit)
 
 
 def _add_area_commands() -> None:

@@ -65,7 +65,8 @@ def init_app(app: Flask) -> None:
     def _remember(response: Response) -> Response:
         lang = request.args.get("lang")
         if lang in LANGUAGES:
-            response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="Lax")
+            response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="Lax", httponly=True,
+                                secure=current_app.config["PANTAU"].env == "production")
         return response
 
     @app.context_processor

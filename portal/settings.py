@@ -73,9 +73,16 @@ class Settings:
     metrics_networks: str = "127.0.0.0/8,::1/128"
     metrics_token: str = ""
     worker_networks: str = ""
+    session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
+    session_max_hours: int = 12  # and after this long in any case
+    second_factor: str = "auto"  # admins and police need TOTP: auto (in production), on, off (not in production)
+    ratelimit_storage_uri: str = "memory://"  # sign-in lockout counters; redis:// or memcached:// for many processes
+    lockout_account_limits: str = "5 per 5 minutes;10 per hour;20 per day"  # failed sign-ins per username
+    lockout_address_limits: str = "20 per 5 minutes;60 per hour;200 per day"  # failed sign-ins per address
     # Footage for the police (portal/footage): the city's Ed25519 signing key, a file outside the database
     # (default <instance>/keys/evidence-ed25519.pem, made by `pantau keys generate`), how long holds, links and
-    # export files last, the largest request, and the public forms' rate limits (Flask-Limiter syntax).
+    # export files last, the largest request, and the public forms' rate limits (Flask-Limiter syntax,
+    # counted in RATELIMIT_STORAGE_URI).
     evidence_key: str = ""
     footage_hold_days: int = 90  # a police request's hold lasts at least this long, and past its export's expiry
     resident_hold_days: int = 14  # a resident's hold, unless a police request takes it over
@@ -85,7 +92,6 @@ class Settings:
     resident_rate_limit: str = "5 per hour;20 per day"
     verify_rate_limit: str = "30 per hour"
     verify_max_bytes: int = 4 * 1024**3  # a file uploaded to /verifikasi to be hashed (the page hashes in the browser)
-    ratelimit_storage: str = "memory://"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -122,6 +128,12 @@ class Settings:
                     raise SettingsError(f"{PREFIX}{name.upper()} is required in production")
             if self.allow_file_sources:
                 raise SettingsError(f"{PREFIX}ALLOW_FILE_SOURCES is only for demo mode")
+        if self.second_factor not in ("auto", "on", "off"):
+            raise SettingsError(f"{PREFIX}SECOND_FACTOR must be auto, on or off")
+        if self.env == "production" and self.second_factor == "off":
+            raise SettingsError(f"{PREFIX}SECOND_FACTOR cannot be off in production")
+        if self.session_idle_minutes < 1 or self.session_max_hours < 1:
+            raise SettingsError(f"{PREFIX}SESSION_IDLE_MINUTES and SESSION_MAX_HOURS must be at least 1")
         if self.live_timeout_s < 0:
             raise SettingsError(f"{PREFIX}LIVE_TIMEOUT_S cannot be negative (0 means never pause)")
         try:
@@ -151,6 +163,11 @@ class Settings:
             path = Path(self.instance_path).resolve() / "pantau.db"
             changes["database_url"] = f"sqlite:///{path}"
         return dataclasses.replace(self, **changes) if changes else self
+
+    @property
+    def second_factor_required(self) -> bool:
+        """Do admins and police need a second factor to sign in?"""
+        return self.second_factor == "on" or (self.second_factor == "auto" and self.env == "production")
 
     @property
     def media_path(self) -> Path:

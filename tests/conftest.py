@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import create_app
-from portal.models import Camera, db
+from portal.models import Agency, Camera, User, db
 from portal.settings import Settings
 from tests.support import loopback
 
@@ -104,6 +105,54 @@ class WorkerAuth:
 @pytest.fixture()
 def worker_auth(app: Flask) -> WorkerAuth:
     return WorkerAuth()
+
+
+STAFF_PASSWORD = "pantau-uji-sandi-7"  # every user made by login_as/make_user has it
+
+
+def make_user(role: str, *, username: str | None = None, agency: Agency | str | None = None,
+              password: str = STAFF_PASSWORD, **fields: object) -> User:
+    """A user of this role (agency and police users get an agency, made on first use, unless given).
+
+    Needs an app context (the ``app`` fixture has one)."""
+    if isinstance(agency, str) or (agency is None and role in ("agency", "police")):
+        code = agency if isinstance(agency, str) else ("polda" if role == "police" else "dinkes")
+        found = db.session.query(Agency).filter_by(code=code).first()
+        agency = found or Agency(code=code, name=code.upper(), kind="police" if code == "polda" else "health")
+    user = User(username=username or f"{role}-{secrets.token_hex(3)}", role=role, full_name=f"Uji {role}",
+                agency=agency, **fields)  # type: ignore[arg-type]
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def login_as(client: FlaskClient, role: str, **fields: object) -> User:
+    """Sign this test client in as a new user of ``role`` (no form, no second factor): returns the user.
+
+    ``fields`` go to the user (``username=``, ``agency=`` an Agency or a code, ``active=`` ...)."""
+    with client.application.app_context():
+        user = make_user(role, **fields)
+        user_id = user.get_id()
+        db.session.expunge(user)
+    with client.session_transaction() as session:
+        session.clear()
+        session["_user_id"] = user_id
+        session["_fresh"] = True
+        session["since"] = session["seen"] = time.time()
+        session.permanent = True
+    return user
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """A CSRF token valid for this client's session (send it as ``csrf_token`` or the X-CSRFToken header)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    app = client.application
+    with client.session_transaction() as session:
+        raw = session.setdefault("csrf_token", secrets.token_hex(20))
+    secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+    return str(URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw))
 
 
 def _pg_available() -> bool:

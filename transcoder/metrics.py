@@ -19,6 +19,31 @@ class CameraFigures:
     newest_segment_age_s: float | None
 
 
+class CpuMeter:
+    """The machine's CPU use (all cores, percent) since the last reading, from /proc/stat; None elsewhere."""
+
+    def __init__(self, path: str = "/proc/stat") -> None:
+        self.path = path
+        self._last: tuple[int, int] | None = self._read()
+
+    def _read(self) -> tuple[int, int] | None:
+        try:
+            with open(self.path) as fh:
+                fields = [int(v) for v in fh.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    def percent(self) -> float | None:
+        now = self._read()
+        last, self._last = self._last, now
+        if now is None or last is None or now[0] <= last[0]:
+            return None
+        total, idle = now[0] - last[0], now[1] - last[1]
+        return round(100.0 * (total - idle) / total, 1)
+
+
 @dataclass
 class WorkerFigures:
     cameras: list[CameraFigures] = field(default_factory=list)
@@ -32,6 +57,8 @@ class WorkerFigures:
     disk_guard_deleted_total: int = 0
     retention_deleted_total: int = 0
     sync_failures_total: int = 0
+    cpu_percent: float | None = None
+    load1: float | None = None
 
     def by_state(self) -> dict[str, int]:
         counts = dict.fromkeys(self.states, 0)
@@ -53,6 +80,8 @@ class WorkerFigures:
             "disk_guard_deleted_total": self.disk_guard_deleted_total,
             "retention_deleted_total": self.retention_deleted_total,
             "sync_failures_total": self.sync_failures_total,
+            "cpu_percent": self.cpu_percent,
+            "load1": self.load1,
         }
 
     def prometheus(self, worker: str) -> str:

@@ -29,7 +29,7 @@ from transcoder.config import ConfigError, WorkerConfig
 from transcoder.export import Exporter
 from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv, ffmpeg_env, find_ffmpeg
 from transcoder.holds import HoldList
-from transcoder.metrics import CameraFigures, WorkerFigures, serve_metrics
+from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
 from transcoder.process import ProcessFactory, start_ffmpeg
 from transcoder.recordings import DiskGuard, Segment, collect
@@ -54,6 +54,7 @@ class Worker:
         self.cameras: dict[int, Camera] = {}
         self.stopping = threading.Event()
         self.figures = WorkerFigures(states=tuple(s.value for s in State))
+        self.cpu = CpuMeter()
         self._probes: dict[int, Future[bool]] = {}
         self._next_probe: dict[int, float] = {}
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="worker-io")
@@ -241,6 +242,13 @@ class Worker:
         self.figures.disk_guard_deleted_total = self.archive.guard_deleted_total
         self.figures.retention_deleted_total = self.archive.retention_deleted_total
         self.figures.sync_failures_total = self.sync.failures_total
+        cpu = self.cpu.percent()
+        if cpu is not None:
+            self.figures.cpu_percent = cpu
+        try:
+            self.figures.load1 = round(os.getloadavg()[0], 2)
+        except OSError:
+            self.figures.load1 = None
 
     # -- life --
 

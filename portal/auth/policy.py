@@ -6,8 +6,9 @@ blueprint may set a default for its endpoints with ``policy.allow_blueprint``; a
 
 The roles a request holds come from identifiers registered with ``policy.identify``: every request holds
 ``public``; a signed-in user adds their role; a transcoder worker with a valid credential adds ``worker``.
-A request refused while it holds only ``public`` gets 401 (a blueprint may answer in its own way, e.g. a
-redirect to the sign-in page or a JSON body); one refused while signed in gets 403.
+A request refused while it holds only ``public`` gets 401 (a blueprint may answer in its own way, e.g. a JSON
+body, and ``on_denied_default`` sets the answer for the others: the sign-in page, see ``portal.auth.sessions``);
+one refused while signed in gets 403.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Policy:
         self.blueprint_roles: dict[str, frozenset[str]] = {}
         self.identifiers: list[Identifier] = []
         self.denial_handlers: dict[str, DenialHandler] = {}
+        self.default_denial: DenialHandler | None = None
 
     def allow_endpoint(self, endpoint: str, *roles: str) -> None:
         self.endpoint_roles[endpoint] = _checked(roles)
@@ -67,6 +69,10 @@ class Policy:
 
     def on_denied(self, blueprint: str, handler: DenialHandler) -> None:
         self.denial_handlers[blueprint] = handler
+
+    def on_denied_default(self, handler: DenialHandler) -> None:
+        """The answer for blueprints without their own (e.g. a redirect to the sign-in page)."""
+        self.default_denial = handler
 
     def roles_for(self, app: Flask, endpoint: str) -> frozenset[str] | None:
         """The roles an endpoint declared, or None when it declared nothing (refused to everyone)."""
@@ -97,11 +103,13 @@ class Policy:
         wanted = self.roles_for(current_app, endpoint)
         if wanted is not None and wanted & self.current_roles():
             return None
+        if wanted is None:
+            abort(403)  # undeclared: refused to everyone, and signing in would not help
         signed_in = bool(self.current_roles() - {PUBLIC})
-        handler = self.denial_handlers.get(request.blueprint or "")
+        handler = self.denial_handlers.get(request.blueprint or "", self.default_denial)
         if handler is not None:
             return handler(signed_in)
-        abort(403 if signed_in or wanted is None else 401)
+        abort(403 if signed_in else 401)
 
 
 def init_app(app: Flask) -> Policy:

@@ -41,7 +41,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     labels.init_app(app)
 
-    limiter = Limiter(_client, app=app, storage_uri=settings.ratelimit_storage, headers_enabled=True,
+    limiter = Limiter(_client, app=app, storage_uri=settings.ratelimit_storage_uri, headers_enabled=True,
                       strategy="moving-window", key_prefix=f"pantau-footage-{id(app)}")
     app.extensions["pantau_footage_limiter"] = limiter
     resident: Any = app.view_functions["footage_public.resident_form"]

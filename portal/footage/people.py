@@ -1,30 +1,22 @@
-"""Who is acting: the signed-in user and the request's address, for the footage pages and their audit entries.
-
-The accounts area (Flask-Login) sets ``current_user``; until it is part of the app, a user identified by another
-registered identifier is put in ``g.pantau_user`` (the tests' stand-in sign-in does that).
-"""
+"""Who is acting: the signed-in user (Flask-Login, the accounts area) and the request's address, for the footage
+pages and their audit entries."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, g, has_request_context, request
+from flask import abort, has_request_context, request
+from flask_login import current_user as login_user
 
+from portal.auth.actor import current_actor
 from portal.models import User
 
 
 def current_user() -> User | None:
-    if not has_request_context():
+    if not has_request_context() or not login_user or not login_user.is_authenticated:
         return None
-    user = g.get("pantau_user")
-    if isinstance(user, User):
-        return user
-    try:
-        from flask_login import current_user as login_user
-    except ImportError:
-        return None
-    found = login_user._get_current_object() if login_user else None  # type: ignore[attr-defined]
-    return found if isinstance(found, User) and getattr(found, "is_authenticated", False) else None
+    found = login_user._get_current_object()  # type: ignore[attr-defined]
+    return found if isinstance(found, User) else None
 
 
 def signed_in() -> User:
@@ -40,7 +32,6 @@ def address() -> str | None:
 
 def audit_fields(user: User | None = None) -> dict[str, Any]:
     """``actor``, ``actor_user_id`` and ``ip`` for ``record()``: who, and from where."""
-    user = user or current_user()
     if user is None:
-        return {"actor": "anonymous", "actor_user_id": None, "ip": address()}
+        return current_actor().audit_fields()
     return {"actor": user.username, "actor_user_id": user.id, "ip": address()}

@@ -8,7 +8,8 @@ from flask import Blueprint, abort, current_app, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from contract.media import MEDIA_KEY_PATTERN
-from portal.auth.policy import PUBLIC, allow
+from portal.auth.policy import PUBLIC, allow, get_policy
+from portal.auth.scope import may_see
 from portal.models import Camera
 from portal.public.catalogue import camera_by_key
 from portal.settings import Settings
@@ -24,9 +25,24 @@ MIMETYPES = {
 }
 
 
+PRIVATE_VIEWERS = frozenset({"admin", "operator", "leadership"})  # every camera, public or not
+AGENCY_VIEWERS = frozenset({"agency", "police"})  # the cameras their own agency owns
+
+
+def publicly_visible(camera: Camera) -> bool:
+    return camera.public and camera.enabled and camera.may_be_public
+
+
 def may_view(camera: Camera | None) -> bool:
-    """Anyone may view an enabled public camera; private cameras are for signed-in staff (later)."""
-    return camera is not None and camera.public and camera.enabled
+    """Anyone may view a public camera; signed-in staff also private ones, as far as their role allows."""
+    if camera is None or camera.archived_at is not None:
+        return False
+    if publicly_visible(camera):
+        return True
+    roles = get_policy().current_roles()
+    if roles & PRIVATE_VIEWERS:
+        return True
+    return bool(roles & AGENCY_VIEWERS) and camera.agency_id is not None and may_see(camera.agency_id)
 
 
 def _viewable(key: str) -> Camera:
@@ -47,7 +63,7 @@ def authorize(key: str) -> ResponseReturnValue:
     camera = camera_by_key(key) if KEY.fullmatch(key) else None
     allowed = may_view(camera)
     headers = {"Cache-Control": "no-store"}
-    if allowed and camera is not None and camera.public:
+    if allowed and camera is not None and publicly_visible(camera):
         headers["X-Pantau-Cache"] = "public"  # nginx then lets a CDN keep public segments and playlists
     return "", 204 if allowed else 403, headers
 

@@ -1,14 +1,24 @@
 """The data model of the whole mission; every table is created by an Alembic migration."""
 
-from portal.models.audit import AuditEntry
+from portal.models.audit import AuditEntry, AuditHead
 from portal.models.base import Base, db, utcnow
-from portal.models.camera import Camera, CameraLease, CameraStatus, RecordingSegment, Worker
+from portal.models.camera import (
+    Camera,
+    CameraEvent,
+    CameraGroup,
+    CameraGroupMember,
+    CameraLease,
+    CameraStatus,
+    RecordingSegment,
+    Worker,
+)
 from portal.models.footage import DownloadLink, FootageExport, FootageRequest, LegalHold, ResidentHoldRequest
 from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMessage, RoutingRule
-from portal.models.people import Agency, User
+from portal.models.people import Agency, RecoveryCode, User
 
 __all__ = [
-    "Agency", "AuditEntry", "Base", "Camera", "CameraLease", "CameraStatus", "Dispatch", "DownloadLink",
-    "FootageExport", "FootageRequest", "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment",
+    "Agency", "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
+    "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "FootageExport",
+    "FootageRequest", "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment", "RecoveryCode",
     "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db", "utcnow",
 ]

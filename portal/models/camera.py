@@ -6,7 +6,19 @@ import datetime as dt
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contract import status as contract_status
@@ -44,10 +56,12 @@ class Camera(db.Model):  # type: ignore[name-defined,misc]
     retention_days: Mapped[int] = mapped_column(Integer, default=30)
     audio: Mapped[str] = mapped_column(String(8), default="drop")
     media_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_media_key)
+    # an owner agency (e.g. Polda sharing its cameras) decides whether its camera may be shown to the public
+    owner_allows_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # removed from service: not run, not shown, but its recordings, index and legal holds stay
+    archived_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    # An archived camera is off and out of every list, but keeps its recordings, holds and requests.
-    archived_at: Mapped[dt.datetime | None] = mapped_column()
 
     agency: Mapped[Agency | None] = relationship()
     status: Mapped[CameraStatus | None] = relationship(
@@ -64,6 +78,11 @@ class Camera(db.Model):  # type: ignore[name-defined,misc]
     @property
     def status_name(self) -> str:
         return self.status.status if self.status else "unknown"
+
+    @property
+    def may_be_public(self) -> bool:
+        """May this camera be made public? Not when archived, nor when its owner agency has not allowed it."""
+        return self.archived_at is None and (self.agency_id is None or self.owner_allows_public)
 
 
 class CameraStatus(db.Model):  # type: ignore[name-defined,misc]
@@ -132,7 +151,7 @@ class RecordingSegment(db.Model):  # type: ignore[name-defined,misc]
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    # RESTRICT: the index of footage outlives nothing by accident (cameras are archived, not deleted)
+    # RESTRICT: the index of recordings is never dropped with a camera (cameras are archived, not deleted)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="RESTRICT"))
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
     start_at: Mapped[dt.datetime] = mapped_column()
@@ -142,3 +161,47 @@ class RecordingSegment(db.Model):  # type: ignore[name-defined,misc]
     init_bytes: Mapped[int | None] = mapped_column(Integer)  # size of the ftyp+moov head (archive playback)
     deleted_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+CAMERA_EVENT_KINDS = ("down", "up", "restart", "error")
+
+
+class CameraEvent(db.Model):  # type: ignore[name-defined,misc]
+    """A camera's recent history for the health page: outages (down/up), restarts, new errors (redacted)."""
+
+    __tablename__ = "camera_events"
+    __table_args__ = (
+        Index("ix_camera_events_camera_at", "camera_id", "at"),
+        CheckConstraint(f"kind IN {CAMERA_EVENT_KINDS!r}", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+
+
+class CameraGroup(db.Model):  # type: ignore[name-defined,misc]
+    """Cameras an admin put together (all clinics, all junctions, one district), opened as a video wall."""
+
+    __tablename__ = "camera_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    members: Mapped[list[CameraGroupMember]] = relationship(
+        cascade="all, delete-orphan", order_by="CameraGroupMember.position"
+    )
+
+
+class CameraGroupMember(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "camera_group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("camera_groups.id", ondelete="CASCADE"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    camera: Mapped[Camera] = relationship()

@@ -1,7 +1,7 @@
 """Finding cameras for the public: only public, enabled cameras, never their sources.
 
 Everything the public sees of a camera goes through ``PublicCamera``, which has no field for a source URL,
-and every query here filters on ``public`` and ``enabled``. The effective status of a camera (a worker that
+and every query here filters with ``publicly_visible()``. The effective status of a camera (a worker that
 stopped reporting means the camera is offline) is decided in one place: ``effective_status``.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from portal import bounds
 from portal.models import Camera, CameraStatus, db, utcnow
@@ -94,11 +94,17 @@ _COLUMNS = (
 )
 
 
+def publicly_visible() -> ColumnElement[bool]:
+    """The one rule for what the public sees: public, enabled, not archived, and its owner agency agrees."""
+    return and_(Camera.public.is_(True), Camera.enabled.is_(True), Camera.archived_at.is_(None),
+                or_(Camera.agency_id.is_(None), Camera.owner_allows_public.is_(True)))
+
+
 def _public_query() -> Select:
     return (
         select(*_COLUMNS)
         .outerjoin(CameraStatus, CameraStatus.camera_id == Camera.id)
-        .where(Camera.public.is_(True), Camera.enabled.is_(True))
+        .where(publicly_visible())
     )
 
 
@@ -138,7 +144,7 @@ def camera_by_key(key: str) -> Camera | None:
 
 def districts() -> list[str]:
     query = (
-        select(Camera.district).where(Camera.public.is_(True), Camera.enabled.is_(True), Camera.district != "")
+        select(Camera.district).where(publicly_visible(), Camera.district != "")
         .distinct().order_by(Camera.district)
     )
     return list(db.session.scalars(query))

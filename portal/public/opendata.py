@@ -45,7 +45,7 @@ def csv_body(cameras: Sequence[PublicCamera], base_url: str) -> bytes:
     return out.getvalue().encode()
 
 
-def respond(request: Request, body: bytes, mimetype: str, *, max_age: int = 5) -> Response:
+def respond(request: Request, body: bytes, mimetype: str, *, max_age: int = 2) -> Response:
     """A cacheable open-data answer: ETag, CORS for any site, gzip when asked and worth it."""
     response = Response(body, mimetype=mimetype)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from contract import worker_api
 from contract.limits import MAX_SYNC_BODY_BYTES
@@ -21,7 +21,7 @@ from portal import bounds, networks
 from portal.auth.policy import WORKER, Policy
 from portal.bounds import InputError
 from portal.footage import sync as footage_sync
-from portal.models import CameraStatus, RecordingSegment, Worker, db, utcnow
+from portal.models import CameraEvent, CameraStatus, RecordingSegment, Worker, db, utcnow
 from portal.settings import Settings
 from portal.workers import credentials, payload
 from portal.workers.leases import assign, upsert_worker
@@ -142,7 +142,9 @@ def _store_status(worker: Worker, values: dict[str, Any], leased: set[int], now:
     camera_id = values["camera_id"]
     if camera_id not in leased:
         return
-    row = db.session.get(CameraStatus, camera_id) or CameraStatus(camera_id=camera_id)
+    row = db.session.get(CameraStatus, camera_id)
+    note_history(camera_id, worker.id, row, values, now)
+    row = row or CameraStatus(camera_id=camera_id)
     db.session.add(row)
     for key, value in values.items():
         setattr(row, key, value)
@@ -150,6 +152,35 @@ def _store_status(worker: Worker, values: dict[str, Any], leased: set[int], now:
     row.updated_at = now
     if values["status"] == "online":
         row.last_online_at = now
+
+
+HISTORY_DAYS = 14
+DOWN = frozenset(payload.STATUS_VALUES) - {"online", "starting"}
+
+
+def note_history(camera_id: int, worker_id: int, before: CameraStatus | None, values: dict[str, Any],
+                 now: dt.datetime) -> None:
+    """A camera's history for the health page: outages (down, up), restarts and new errors (already redacted)."""
+    was = before.status if before is not None else None
+    status = values["status"]
+    events = []
+    if was == "online" and status in DOWN:
+        events.append(CameraEvent(kind="down", status=status, detail=values["error"]))
+    elif was in DOWN and status == "online":
+        events.append(CameraEvent(kind="up", status=status))
+    elif status in DOWN and values["error"] and (before is None or before.error != values["error"]):
+        events.append(CameraEvent(kind="error", status=status, detail=values["error"]))
+    restarts = values["restarts_last_hour"] or 0
+    if before is not None and restarts > (before.restarts_last_hour or 0):
+        events.append(CameraEvent(kind="restart", status=status,
+                                  detail=str(restarts - (before.restarts_last_hour or 0))))
+    if not events:
+        return
+    for event in events:
+        event.camera_id, event.worker_id, event.at = camera_id, worker_id, now
+        db.session.add(event)
+    db.session.execute(delete(CameraEvent).where(CameraEvent.camera_id == camera_id,
+                                                 CameraEvent.at < now - dt.timedelta(days=HISTORY_DAYS)))
 
 
 def _store_segments(worker: Worker, parsed: list[Segment], leased: set[int]) -> tuple[int, int]:

@@ -35,7 +35,7 @@ from tests.support.tools import free_port, require_tool, wait_for
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
-AUTH_CACHE_SECONDS = 5  # nginx/render.py's default, what production runs with
+AUTH_CACHE_SECONDS = 1  # nginx/render.py's default, what production runs with
 METRICS_TOKEN = "metrics-token-for-the-scraper"
 SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy",
                     "Permissions-Policy", "Strict-Transport-Security")

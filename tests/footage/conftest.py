@@ -1,57 +1,36 @@
-"""Footage fixtures: an app with the city's signing key, people of every role, recorded segments on disk and in
-the index, and a stand-in sign-in until the accounts area is part of the app.
-
-The stand-in (test only) is an identifier registered with the access policy: a request carrying
-``X-Test-User: <user id>`` holds that user's role, and the footage pages see that user.
-"""
+"""Footage fixtures: an app with the city's signing key, people of every role, signed in with real sessions (the
+accounts area's Flask-Login cookie), and recorded segments in the index."""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask, g, request
+from flask import Flask, g
 from flask.testing import FlaskClient
 
-from portal.auth.policy import get_policy
 from portal.footage import evidence
 from portal.models import Agency, Camera, RecordingSegment, User, Worker, db
-from tests.conftest import make_settings, migrated_app
-
-HEADER = "X-Test-User"
-COOKIE = "pantau_test_user"  # the same through nginx, whose access-check cache keys on cookies
-
-
-def allow_test_sign_in(app: Flask) -> None:
-    def identify() -> set[str]:
-        raw = request.headers.get(HEADER) or request.cookies.get(COOKIE) or ""
-        if not raw.isdigit():
-            return set()
-        user = db.session.get(User, int(raw))
-        if user is None:
-            return set()
-        g.pantau_user = user
-        return {user.role}
-
-    get_policy(app).identify(identify)
+from tests.conftest import STAFF_PASSWORD, make_settings, migrated_app
 
 
 def make_footage_app(tmp_path: Path, **overrides: object) -> Flask:
     settings = make_settings(tmp_path, **overrides)
     evidence.generate_key(settings.evidence_key_path)
-    app = migrated_app(settings)
-    allow_test_sign_in(app)
-    return app
+    return migrated_app(settings)
 
 
 @pytest.fixture()
 def app(tmp_path: Path) -> Iterator[Flask]:
     application = make_footage_app(tmp_path)
-    application.config["WTF_CSRF_ENABLED"] = False
+    application.config["WTF_CSRF_ENABLED"] = False  # forms are posted by hand here; the browser test posts real ones
+    # the fixture's app context outlives each request, and Flask-Babel caches the locale on it
+    application.before_request(lambda: None if g.pop("_flask_babel", None) else None)
     with application.app_context():
         yield application
         db.session.remove()
@@ -66,31 +45,29 @@ def make_user(role: str, username: str | None = None, agency: str | None = None)
             code=code, name="Polresta Kendari", kind="police")
     user = User(username=username or f"{role}-{secrets.token_hex(3)}", role=role, full_name=f"Uji {role}",
                 agency=found)
-    user.set_password(secrets.token_hex(8))
+    user.set_password(STAFF_PASSWORD)
     db.session.add(user)
     db.session.commit()
     return user
 
 
-class As:
-    """A test client acting as one user (the stand-in sign-in)."""
+def sign_in(client: FlaskClient, user: User) -> FlaskClient:
+    """This test client signed in as ``user`` (the session the sign-in page makes, without the form)."""
+    with client.session_transaction() as session:
+        session.clear()
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+        session["since"] = session["seen"] = time.time()
+        session.permanent = True
+    return client
 
-    def __init__(self, client: FlaskClient, user: User) -> None:
-        self.client, self.user_id = client, user.id
 
-    def _headers(self, kwargs: dict[str, object]) -> dict[str, object]:
-        # the fixture's outer app context is reused by every request, and Flask-Babel caches the locale on it
-        if g:
-            g.pop("_flask_babel", None)
-        headers = dict(kwargs.pop("headers", {}) or {})  # type: ignore[call-overload]
-        headers[HEADER] = str(self.user_id)
-        return headers
-
-    def get(self, url: str, **kwargs: object):  # type: ignore[no-untyped-def]
-        return self.client.get(url, headers=self._headers(kwargs), **kwargs)
-
-    def post(self, url: str, **kwargs: object):  # type: ignore[no-untyped-def]
-        return self.client.post(url, headers=self._headers(kwargs), **kwargs)
+def session_cookie(app: Flask, user: User) -> str:
+    """The signed session cookie of ``user`` signed in, for clients outside Flask (requests through nginx)."""
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    now = time.time()
+    value = serializer.dumps({"_user_id": user.get_id(), "_fresh": True, "since": now, "seen": now})
+    return f"{app.config['SESSION_COOKIE_NAME']}={value}"
 
 
 @dataclass
@@ -107,8 +84,8 @@ def people(app: Flask) -> People:
                   make_user("admin", "admin.dina"), make_user("admin", "admin.rudi"))
 
 
-def as_user(app: Flask, user: User) -> As:
-    return As(app.test_client(), user)
+def as_user(app: Flask, user: User) -> FlaskClient:
+    return sign_in(app.test_client(), user)
 
 
 def add_camera(**fields: object) -> Camera:

@@ -19,9 +19,9 @@ from contract import worker_api
 from portal.footage.evidence import sha256_file
 from portal.models import FootageExport, FootageRequest, RecordingSegment, db, utcnow
 from tests.browser.conftest import watch_csp
-from tests.conftest import issue_credential
+from tests.conftest import STAFF_PASSWORD, issue_credential
 from tests.e2e.conftest import serve
-from tests.footage.conftest import COOKIE, add_camera, make_footage_app, make_user
+from tests.footage.conftest import add_camera, make_footage_app, make_user
 from tests.support.recordings import make_segments
 from tests.support.tools import require_tool
 from transcoder.export import Exporter
@@ -67,7 +67,8 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
             db.session.add(RecordingSegment(camera_id=cam.id, worker_id=worker_id, path=path, start_at=a, end_at=b,
                                             bytes=size, init_bytes=init))
         db.session.commit()
-        info = {"app": app, "url": url, "police": police.id, "admin": admin.id, "camera": cam.id, "start": start,
+        info = {"app": app, "url": url, "police": police.username, "admin": admin.username, "camera": cam.id,
+                "start": start,
                 "media": media, "credential": credential}
     worker = FakeWorker(app, media, credential)
     try:
@@ -80,13 +81,20 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
             db.engine.dispose()
 
 
-def person(browser: Any, site: dict[str, Any], user_id: int | None, **context: Any) -> tuple[Any, Any, list[str]]:
+def person(browser: Any, site: dict[str, Any], username: str | None, **context: Any) -> tuple[Any, Any, list[str]]:
+    """A browser of its own, signed in through the sign-in page (no second factor outside production)."""
     ctx = browser.new_context(accept_downloads=True, **({"viewport": {"width": 1280, "height": 900}} | context))
     ctx.set_default_timeout(15_000)
-    if user_id is not None:
-        ctx.add_cookies([{"name": COOKIE, "value": str(user_id), "url": site["url"]}])
     page = ctx.new_page()
-    return ctx, page, watch_csp(page)
+    refused = watch_csp(page)
+    if username is not None:
+        page.goto(f"{site['url']}/masuk")
+        page.fill("#username", username)
+        page.fill("#password", STAFF_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        assert "/masuk" not in page.url, page.url
+    return ctx, page, refused
 
 
 def test_police_find_play_ask_admin_approves_download_and_verify(browser: Any, site: dict[str, Any],

@@ -19,7 +19,7 @@ from portal.footage import asking, exports
 from portal.footage.evidence import sha256_file
 from portal.models import AuditEntry, DownloadLink, FootageExport, RecordingSegment, db, utcnow
 from tests.e2e.conftest import serve
-from tests.footage.conftest import COOKIE, add_camera, add_worker, make_footage_app, make_user
+from tests.footage.conftest import add_camera, add_worker, make_footage_app, make_user, session_cookie
 from tests.support.nginx import NginxServer
 from tests.support.recordings import make_segments
 from tests.support.tools import require_tool
@@ -53,8 +53,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     assert ffmpeg
 
 
-def cookie(user_id: int) -> dict[str, str]:
-    return {"Cookie": f"{COOKIE}={user_id}"}
 
 
 def test_downloads_and_archive_playback_through_nginx(stack: Stack) -> None:
@@ -82,39 +80,40 @@ def test_downloads_and_archive_playback_through_nginx(stack: Stack) -> None:
         export = db.session.get(FootageExport, job["id"])
         url = stack.web.url(f"/unduh/{link.token}/{export.id}.mp4")
         file = stack.media / export.path
-        ids = (police.id, other.id, admin.id)
+        cookies = [{"Cookie": session_cookie(stack.app, u)} for u in (police, other, admin)]
         first_segment = made[0][0]
         camera_id, export_path, export_name = cam.id, export.path, export.file_name
-    police_id, other_id, admin_id = ids
-    got = requests.get(url, headers=cookie(police_id), timeout=10)
+    as_police, as_other, as_admin = cookies
+    got = requests.get(url, headers=as_police, timeout=10)
     assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == sha256_file(file)
     assert got.headers["Content-Type"] == "video/mp4" and "attachment" in got.headers["Content-Disposition"]
     assert "X-Accel-Redirect" not in got.headers
-    part = requests.get(url, headers={**cookie(police_id), "Range": "bytes=0-99"}, timeout=10)
+    part = requests.get(url, headers={**as_police, "Range": "bytes=0-99"}, timeout=10)
     assert part.status_code == 206 and part.content == file.read_bytes()[:100]
-    assert requests.get(url, headers=cookie(other_id), timeout=10).status_code == 403  # a foreign link
-    assert requests.get(url, headers=cookie(admin_id), timeout=10).status_code == 403
-    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(url, headers=as_other, timeout=10).status_code == 403  # a foreign link
+    assert requests.get(url, headers=as_admin, timeout=10).status_code == 403
+    anonymous = requests.get(url, timeout=10, allow_redirects=False)
+    assert anonymous.status_code == 302 and "/masuk" in anonymous.headers["Location"]  # sign in first
     for direct in (f"/media/{export_path}", f"/_protected/{export_path}", f"/media/exports/{export_name}"):
-        response = requests.get(stack.web.url(direct), headers=cookie(police_id), timeout=10)
+        response = requests.get(stack.web.url(direct), headers=as_police, timeout=10)
         assert response.status_code == 404 and response.content != file.read_bytes()[: len(response.content)]
     # archived playback: the playlist from the portal, byte ranges of the segments from disk
-    playlist = requests.get(stack.web.url(f"/polisi/kamera/{camera_id}/arsip.m3u8"), headers=cookie(police_id),
+    playlist = requests.get(stack.web.url(f"/polisi/kamera/{camera_id}/arsip.m3u8"), headers=as_police,
                             params={"mulai": made[0][1].isoformat(), "selesai": made[-1][2].isoformat()}, timeout=10)
     assert playlist.status_code == 200 and playlist.text.count("#EXTINF") == 3
     segment = stack.web.url(f"/media/{first_segment}")
     assert f"/media/{first_segment}" in playlist.text
-    head = requests.get(segment, headers={**cookie(police_id), "Range": f"bytes=0-{made[0][4] - 1}"}, timeout=10)
+    head = requests.get(segment, headers={**as_police, "Range": f"bytes=0-{made[0][4] - 1}"}, timeout=10)
     assert head.status_code == 206 and head.content[4:8] == b"ftyp" and len(head.content) == made[0][4]
     assert requests.get(segment, timeout=10).status_code == 401  # anonymous, even right after a police view
-    assert requests.get(segment, headers=cookie(admin_id), timeout=10).status_code == 403
+    assert requests.get(segment, headers=as_admin, timeout=10).status_code == 403
     assert requests.get(stack.web.url(f"/media/recordings/{camera_id}/x.mp4"), timeout=10).status_code == 404
     # an expired link, and every download in the audit log with who and from where
     with stack.app.app_context():
         row = db.session.scalars(select(DownloadLink)).one()
         row.expires_at = utcnow() - dt.timedelta(seconds=1)
         db.session.commit()
-    assert requests.get(url, headers=cookie(police_id), timeout=10).status_code == 410
+    assert requests.get(url, headers=as_police, timeout=10).status_code == 410
     with stack.app.app_context():
         audit = [(e.action, e.actor, e.detail.get("reason"), e.ip) for e in db.session.scalars(
             select(AuditEntry).where(AuditEntry.action.like("footage.download%")).order_by(AuditEntry.id))]

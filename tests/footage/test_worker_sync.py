@@ -17,7 +17,7 @@ from contract import worker_api
 from portal.footage import asking, evidence, exports
 from portal.models import AuditEntry, DownloadLink, FootageExport, FootageRequest, LegalHold, Worker, db, utcnow
 from tests.conftest import WorkerAuth
-from tests.footage.conftest import People, add_camera, index_segments
+from tests.footage.conftest import People, add_camera, as_user, index_segments
 
 _auth = WorkerAuth()
 
@@ -83,10 +83,9 @@ def test_export_jobs_go_to_the_worker_that_recorded_and_finish_with_a_signed_man
     db.session.expire_all()
     assert db.session.get(FootageRequest, request.id).status == "exporting"
     assert db.session.get(FootageExport, export.id).progress == 0.4
-    page = app.test_client().get(f"/polisi/permintaan/{request.id}", headers={"X-Test-User": str(people.police.id),
-                                                                             "HX-Request": "true"})
+    page = as_user(app, people.police).get(f"/polisi/permintaan/{request.id}", headers={"HX-Request": "true"})
     assert page.status_code == 200 and 'value="40"' in page.get_data(as_text=True)
-    assert page.headers["Vary"] == "HX-Request" and "<html" not in page.get_data(as_text=True)
+    assert "HX-Request" in page.headers["Vary"] and "<html" not in page.get_data(as_text=True)
     sources = [{"path": s.path, "bytes": s.bytes, "sha256": f"{n:064x}"} for n, s in enumerate(segments)]
     done = {"id": export.id, "state": "done", "progress": 1, "output": job["output"], "bytes": 4321,
             "sha256": "ab" * 32, "duration_s": 40.0, "actual_start": job["start"], "actual_end": job["end"],
@@ -133,8 +132,7 @@ def test_a_failed_export_fails_the_request_and_an_admin_tries_again(app: Flask, 
     sync(client, "w1", exports=[{"id": job["id"], "state": "failed", "error": "disk full"}])
     db.session.expire_all()
     assert db.session.get(FootageRequest, request.id).status == "failed"
-    admin = app.test_client()
-    admin.post(f"/admin/rekaman/{request.id}/ulangi", headers={"X-Test-User": str(people.admin2.id)})
+    as_user(app, people.admin2).post(f"/admin/rekaman/{request.id}/ulangi")
     db.session.expire_all()
     assert db.session.get(FootageRequest, request.id).status == "approved"
     assert [j["id"] for j in sync(client, "w1")["exports"]] == [job["id"]]

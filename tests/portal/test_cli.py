@@ -67,20 +67,85 @@ def test_cameras_set_remove_and_validation(tmp_path: Path) -> None:
         assert value not in secret.output and value not in shown, value
     assert "access_token=***" in shown and "channel=2" in shown
     run(tmp_path, "cameras", "remove", str(json.loads(secret.output)["id"]))
-    assert "removed camera" in run(tmp_path, "cameras", "remove", str(cam["id"])).output
+    assert "archived camera" in run(tmp_path, "cameras", "remove", str(cam["id"])).output
     assert json.loads(run(tmp_path, "cameras", "list").output) == []
+    archived = json.loads(run(tmp_path, "cameras", "list", "--archived").output)
+    assert archived[0]["archived_at"] and archived[0]["public"] is False and archived[0]["enabled"] is False
 
 
-def test_users_create_with_role(tmp_path: Path) -> None:
+def test_users_create_set_disable_and_reset_password(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").exit_code == 0
     out = run(tmp_path, "users", "create", "ops1", "--role", "operator", input="correct horse battery\n" * 2)
     assert json.loads(out.output.strip().splitlines()[-1]) == {"id": 1, "username": "ops1", "role": "operator"}
     bad = CliRunner().invoke(cli, ["users", "create", "x", "--role", "king", "--password", "0123456789ab"],
                              env=_env(tmp_path))
     assert bad.exit_code == 2
-    short = CliRunner().invoke(cli, ["users", "create", "y", "--role", "admin", "--password", "short"],
+    short = CliRunner().invoke(cli, ["users", "create", "yanti", "--role", "admin", "--password", "short"],
                                env=_env(tmp_path))
-    assert short.exit_code == 2 and "at least 10" in short.output
+    assert short.exit_code == 2 and "at least 10" in short.output and "short" not in short.output.split(":")[-1]
+    boss = run(tmp_path, "users", "create", "walikota", "--role", "leadership", "--password", "pantai nambo sore")
+    assert json.loads(boss.output)["role"] == "leadership"
+    nobody = CliRunner().invoke(cli, ["users", "create", "staf", "--role", "agency", "--password", "0a9b8c7d6e5f"],
+                                env=_env(tmp_path))
+    assert nobody.exit_code == 2 and "agency: is required" in nobody.output
+
+    changed = json.loads(run(tmp_path, "users", "set", "ops1", "--role", "admin", "--full-name", "Siti").output)
+    assert changed["role"] == "admin" and changed["full_name"] == "Siti"
+    assert "disabled ops1" in run(tmp_path, "users", "disable", "ops1").output
+    reset = run(tmp_path, "users", "reset-password", "ops1").output
+    assert reset.startswith("new password for ops1 (shown once): ")
+    listed = {u["username"]: u for u in json.loads(run(tmp_path, "users", "list").output)}
+    assert listed["ops1"]["active"] is False and listed["ops1"]["must_change_password"] is True
+    assert "password_hash" not in run(tmp_path, "users", "list").output
+
+    log = run(tmp_path, "audit", "verify")
+    assert log.exit_code == 0 and "intact" in log.output
+    exported = run(tmp_path, "audit", "export").output.splitlines()
+    assert exported[0].startswith("seq,at,actor") and any("user.reset_password" in line for line in exported)
+    assert all("cli:" in line for line in exported[1:])
+    assert "correct horse" not in "\n".join(exported)
+
+
+def test_owner_agency_permission_and_archived_holds(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from portal import create_app
+    from portal.models import Agency, Camera, LegalHold, RecordingSegment, db
+    from portal.settings import Settings
+
+    assert run(tmp_path, "db", "upgrade").exit_code == 0
+    settings = Settings.from_env(_env(tmp_path))
+    app = create_app(settings)
+    with app.app_context():
+        db.session.add(Agency(code="polda", name="Polda Sultra", kind="police"))
+        db.session.commit()
+        db.engine.dispose()
+    cam = json.loads(run(tmp_path, "cameras", "add", "--name", "Simpang Polda", "--lat", "-3.9", "--lon", "122.5",
+                         "--source", "rtsp://127.0.0.1:8554/simpang-polda", "--agency", "polda",
+                         "--owner-forbids-public").output)
+    refused = CliRunner().invoke(cli, ["cameras", "set", str(cam["id"]), "--public"], env=_env(tmp_path))
+    assert refused.exit_code == 2 and "owner agency does not allow" in refused.output
+    allowed = run(tmp_path, "cameras", "set", str(cam["id"]), "--owner-allows-public")
+    assert json.loads(allowed.output)["public"] is False
+    shown = json.loads(run(tmp_path, "cameras", "set", str(cam["id"]), "--public", "--reason", "izin Polda").output)
+    assert shown["public"] is True
+    withdrawn = json.loads(run(tmp_path, "cameras", "set", str(cam["id"]), "--owner-forbids-public").output)
+    assert withdrawn["public"] is False  # the owner's "no" takes it off the public map at once
+
+    now = dt.datetime.now(dt.UTC)
+    with app.app_context():
+        db.session.add(RecordingSegment(camera_id=cam["id"], path="recordings/1/a.mp4", start_at=now, end_at=now,
+                                        bytes=10))
+        db.session.add(LegalHold(camera_id=cam["id"], start_at=now, end_at=now, reason="perkara 12"))
+        db.session.commit()
+        db.engine.dispose()
+    run(tmp_path, "cameras", "remove", str(cam["id"]))
+    with app.app_context():
+        assert db.session.get(Camera, cam["id"]).archived_at is not None
+        assert db.session.query(LegalHold).count() == 1 and db.session.query(RecordingSegment).count() == 1
+        db.engine.dispose()
+    log = run(tmp_path, "audit", "export").output
+    assert "izin Polda" in log and "camera.archive" in log and "127.0.0.1:8554/simpang-polda" in log
 
 
 def test_workers_add_list_revoke(tmp_path: Path) -> None:

@@ -239,3 +239,36 @@ def test_removed_camera_is_not_assigned(client: FlaskClient) -> None:
     db.session.delete(db.session.get(Camera, cam.id))
     db.session.commit()
     assert sync(client).json["cameras"] == []
+
+
+def test_an_archived_cameras_holds_still_reach_the_worker_that_recorded_it(client: FlaskClient) -> None:
+    from portal.admin.camera_changes import archive_camera
+
+    cam = add_camera()
+    t0 = dt.datetime(2026, 11, 22, 5, 0, tzinfo=dt.UTC)
+    seg = {"camera_id": cam.id, "path": f"recordings/{cam.id}/a.mp4", "start": t0.isoformat(),
+           "end": (t0 + dt.timedelta(minutes=1)).isoformat(), "bytes": 10}
+    assert sync(client, segments=[seg]).json["acknowledged_segments"] == 1
+    archive_camera(db.session.get(Camera, cam.id), reason="dibongkar")
+    db.session.add(LegalHold(camera_id=cam.id, start_at=t0, end_at=t0 + dt.timedelta(minutes=5), reason="case 2"))
+    db.session.commit()
+    reply = sync(client).json
+    assert reply["cameras"] == []  # no longer run...
+    assert reply["held_segments"] == [f"recordings/{cam.id}/a.mp4"]  # ...but its held footage stays held
+    assert sync(client, "w2").json["held_segments"] == []  # not another worker's business
+
+
+def test_status_changes_leave_a_history(client: FlaskClient) -> None:
+    from portal.models import CameraEvent
+
+    cam = add_camera()
+    states = [("online", None, 0), ("error", "Connection refused rtsp://admin:s3cret@127.0.0.1:9/s1", 1),
+              ("online", None, 1), ("online", None, 2)]
+    for status, error, restarts in states:
+        item = {"id": cam.id, "status": status, "restarts_last_hour": restarts}
+        if error:
+            item["error"] = error
+        assert sync(client, cameras=[item]).status_code == 200
+    events = db.session.query(CameraEvent).order_by(CameraEvent.id).all()
+    assert [e.kind for e in events] == ["down", "restart", "up", "restart"]
+    assert "s3cret" not in (events[0].detail or "") and "Connection refused" in (events[0].detail or "")
