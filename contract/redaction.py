@@ -7,7 +7,9 @@ so redaction runs in linear time on any input; callers still bound their input's
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
@@ -62,3 +64,32 @@ def url_secrets(url: str) -> tuple[str, ...]:
         value = match.group("value")
         found.extend({value, unquote(value)})
     return tuple(found)
+
+
+_factory_installed = False
+
+
+def install_log_redaction() -> None:
+    """Redact every log record of this process as it is made: its message (with arguments filled in) and
+    its traceback, whoever logs it (our code, Flask, SQLAlchemy, gunicorn). Idempotent."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+    formatter = logging.Formatter()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging's own error handling
+            return record
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text(formatter.formatException(record.exc_info))
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True

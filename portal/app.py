@@ -6,10 +6,11 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask
 from flask_migrate import Migrate
 
-from portal import i18n
+from contract.redaction import install_log_redaction
+from portal import bounds, errors, i18n, security
 from portal.models import db
 from portal.settings import Settings
 
@@ -21,6 +22,7 @@ log = logging.getLogger("pantau")
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env(os.environ)
+    install_log_redaction()  # camera credentials never reach a log line, whoever logs them
     app = Flask(
         "portal",
         template_folder=str(ROOT / "templates"),
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     i18n.init_app(app)
+    bounds.init_app(app)  # bounded <int:...> ids, before any route is added
 
     from portal import admin, auth
     from portal.auth import policy as access
@@ -61,19 +64,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     worker_api.init_policy(policy)
     auth.init_app(app, policy)
     auth.csrf.exempt(worker_api.bp)  # machines with a bearer token, no cookies
-
-    @app.after_request
-    def _headers(response):  # type: ignore[no-untyped-def]
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if request.blueprint != "public" or request.endpoint != "public.embed":
-            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
+    errors.init_app(app)
+    security.init_app(app)
 
     return app
 
 
 def _engine_options(url: str) -> dict[str, object]:
+    # hide_parameters: a database error's message never carries the values (a camera's source URL)
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,9 +17,11 @@ from portal.admin.camera_changes import SwitchRefused, archive_camera, create_ca
 from portal.app import create_app
 from portal.auth.cli import audit, cli_actor, users
 from portal.camera_input import CameraInputError
-from portal.models import Agency, AuditEntry, Camera, db
+from portal.models import Agency, AuditEntry, Camera, Worker, db
+from portal.models.audit import record
 from portal.models.camera import CAMERA_CATEGORIES
 from portal.secret import redact_url
+from portal.workers import credentials
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
@@ -187,6 +191,77 @@ def health_command() -> None:
     from portal.health.views import summary
 
     click.echo(json.dumps(summary(), ensure_ascii=False, indent=2))
+
+
+@cli.group()
+def workers() -> None:
+    """Give each transcoder worker its own credential, list them, revoke them."""
+
+
+@workers.command("add")
+@click.argument("name")
+@click.option("--credential-file", type=click.Path(dir_okay=False, writable=True),
+              help="write the credential to this new file (mode 0600) instead of printing it")
+def workers_add(name: str, credential_file: str | None) -> None:
+    """Issue worker NAME its credential: shown once (or written once), stored only as a hash."""
+    try:
+        credential = credentials.issue(name)
+    except credentials.CredentialError as exc:
+        raise click.UsageError(str(exc)) from None
+    record("worker.credential.issue", **cli_actor(), target_type="worker", name=name.strip())
+    if credential_file:
+        path = Path(credential_file)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise click.UsageError(f"cannot create {path}: {exc.strerror}") from None
+        with os.fdopen(fd, "w") as out:
+            out.write(credential + "\n")
+        db.session.commit()
+        click.echo(f"worker {name.strip()!r}: credential written to {path}; give the worker "
+                   f"PANTAU_WORKER_CREDENTIAL_FILE={path}", err=True)
+        return
+    db.session.commit()
+    click.echo(f"worker {name.strip()!r}: this credential is shown once; give it to the worker as "
+               "PANTAU_WORKER_CREDENTIAL (or in the file named by PANTAU_WORKER_CREDENTIAL_FILE)", err=True)
+    click.echo(credential)
+
+
+@workers.command("revoke")
+@click.argument("name")
+def workers_revoke(name: str) -> None:
+    """End worker NAME's credential at once; its cameras move to the other workers."""
+    try:
+        worker = credentials.revoke(name)
+    except credentials.CredentialError as exc:
+        raise click.UsageError(str(exc)) from None
+    record("worker.credential.revoke", **cli_actor(), target_type="worker", target_id=worker.id, name=worker.name)
+    db.session.commit()
+    click.echo(f"worker {worker.name!r}: credential revoked")
+
+
+@workers.command("list")
+def workers_list() -> None:
+    """Workers as JSON: credential state, when last seen, cameras leased (never a credential)."""
+    from portal.health.views import summary
+
+    alive = {w["name"]: w for w in summary()["workers"]}
+    rows = []
+    for worker in db.session.scalars(select(Worker).order_by(Worker.name)):
+        seen = alive.get(worker.name, {})
+        rows.append({
+            "name": worker.name,
+            "credential": "active" if worker.credential_hash else ("revoked" if worker.revoked_at else "none"),
+            "credential_issued_at": worker.credential_issued_at.isoformat() if worker.credential_issued_at else None,
+            "revoked_at": worker.revoked_at.isoformat() if worker.revoked_at else None,
+            "hostname": worker.hostname,
+            "version": worker.version,
+            "alive": seen.get("alive", False),
+            "last_seen_at": worker.last_seen_at.isoformat() if worker.last_seen_at >= worker.created_at else None,
+            "cameras": seen.get("cameras", 0),
+            "capacity": worker.capacity,
+        })
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:

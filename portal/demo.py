@@ -75,6 +75,31 @@ def seed(clip: Path) -> int:
     return len(DEMO_CAMERAS)
 
 
+def worker_credential(path: Path, name: str) -> Path:
+    """The demo worker's own credential, kept in a 0600 file across runs (the database has only its hash);
+    issued anew when the file is missing or no longer matches."""
+    from portal.models import db
+    from portal.workers import credentials
+
+    try:
+        kept = path.read_text().strip()
+    except OSError:
+        kept = ""
+    worker = credentials.worker_for(kept)
+    if worker is None or worker.name != name:
+        try:
+            credentials.revoke(name)
+        except credentials.CredentialError:
+            pass  # a new database: no such worker yet
+        credential = credentials.issue(name)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(credential + "\n")
+        db.session.commit()
+    return path
+
+
 def _secret(path: Path) -> str:
     if not path.exists():
         path.write_text(secrets.token_hex(32))
@@ -90,7 +115,7 @@ def demo(port: int, host: str, var_dir: str) -> None:
     """Migrate, seed six Kendari cameras, start the portal and a worker; Ctrl-C stops everything."""
     var = Path(var_dir).resolve()
     var.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in ("PANTAU_WORKER_TOKEN", "PANTAU_WORKER_CREDENTIAL")}
     env.update({
         "PANTAU_ENV": "demo",
         "PANTAU_INSTANCE_PATH": str(var),
@@ -98,7 +123,7 @@ def demo(port: int, host: str, var_dir: str) -> None:
         "PANTAU_ALLOW_FILE_SOURCES": "true",
         "PANTAU_SERVE_MEDIA": "true",
         "PANTAU_SECRET_KEY": _secret(var / "secret_key"),
-        "PANTAU_WORKER_TOKEN": _secret(var / "worker_token"),
+        "PANTAU_WORKER_CREDENTIAL_FILE": str(var / "worker_credential"),
         "PANTAU_PORTAL_URL": f"http://127.0.0.1:{port}",
         "PANTAU_WORKER_NAME": "demo-worker",
     })
@@ -114,6 +139,7 @@ def demo(port: int, host: str, var_dir: str) -> None:
     with app.app_context():
         upgrade()
         added = seed(clip)
+        worker_credential(var / "worker_credential", "demo-worker")
     click.echo(f"database ready ({added} demo cameras added)" if added else "database ready")
     env["PANTAU_FFMPEG"] = ffmpeg
     bindir = Path(sys.executable).parent

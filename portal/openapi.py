@@ -1,11 +1,16 @@
-"""The OpenAPI 3.1 document of the public, read-only JSON and CSV endpoints (served at /api/v1/openapi.json)."""
+"""The OpenAPI 3.1 document (served at /api/v1/openapi.json): the open data (JSON, CSV), the public pages
+(HTML, with their query parameters and their bounds) and the worker API (``portal.workers.openapi``).
+The test suite fuzzes the app with it (schemathesis): whatever it sends, the answer is never a 5xx."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from portal.bounds import INT32_MAX
 from portal.models.camera import CAMERA_CATEGORIES, STATUSES
+from portal.public.catalogue import MAX_QUERY_CHARS
 from portal.public.opendata import CSV_COLUMNS
+from portal.workers import openapi as worker_api
 
 STATUS_SCHEMA = {
     "type": "string", "enum": list(STATUSES),
@@ -80,9 +85,56 @@ SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["error"],
-        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+        "properties": {
+            "error": {"type": "string", "description": "A stable code: not_found, bad_request, ..."},
+            "message": {"type": "string", "description": "The error in the reader's language."},
+            "detail": {"type": "string", "description": "Which field is wrong and how (400)."},
+        },
     },
 }
+CAMERA_ID = {"name": "camera_id", "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+             "description": "Anything else (other digits, beyond 2**31-1) is a 404."}
+HTML = {"text/html": {"schema": {"type": "string"}}}
+
+
+def _page(operation_id: str, summary: str, parameters: list[dict[str, Any]], *, not_found: bool = False,
+          bad_request: bool = False) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "The page (Bahasa Indonesia by default).", "content": HTML}}
+    if not_found:
+        responses["404"] = {"description": "No such public camera.", "content": HTML}
+    if bad_request:
+        responses["400"] = {"description": "A parameter out of bounds, named on the page.", "content": HTML}
+    return {"get": {"operationId": operation_id, "summary": summary, "tags": ["pages"],
+                    "parameters": [*parameters, _lang_param()], "responses": responses}}
+
+
+def _text_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS}}
+
+
+def _pages() -> dict[str, Any]:
+    return {
+        "/kamera": _page("listCameraPage", "The list of public cameras, searchable", [
+            _text_param("q", "Part of a camera's name (no control characters)."),
+            _text_param("district", "A district (kecamatan)."),
+            {"name": "category", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": list(CAMERA_CATEGORIES)}},
+            {"name": "status", "in": "query", "required": False, "schema": STATUS_SCHEMA},
+            {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1,
+                                                                           "maximum": 10_000}},
+        ], bad_request=True),
+        "/kamera/{camera_id}": _page("getCameraPage", "One camera's live view", [CAMERA_ID], not_found=True),
+        "/embed/{camera_id}": _page("getEmbedPage", "The embeddable player (other sites may frame it)",
+                                    [CAMERA_ID], not_found=True),
+        "/multiview": _page("getMultiviewPage", "Up to nine cameras at once", [
+            {"name": "ids", "in": "query", "required": False, "style": "form", "explode": False,
+             "schema": {"type": "array", "maxItems": 9, "items": {"type": "integer", "minimum": 1,
+                                                                   "maximum": INT32_MAX}},
+             "description": "Camera ids, comma-separated (unknown or private ones are left out)."},
+        ], bad_request=True),
+    }
 
 
 def _lang_param() -> dict[str, Any]:
@@ -96,7 +148,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Pantau open data",
+            "title": "Pantau: open data, public pages and the worker API",
             "version": "1",
             "description": "The public CCTV cameras of the city: where they are, whether they are up, and where to "
                            "watch them. Only public cameras are listed; camera sources are never published.",
@@ -131,16 +183,15 @@ def document() -> dict[str, Any]:
                 "summary": "The current status of one public camera",
                 "description": "Polled by open players; answers 404 as soon as the camera is no longer public.",
                 "tags": ["cameras"],
-                "parameters": [
-                    {"name": "camera_id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                    _lang_param(),
-                ],
+                "parameters": [CAMERA_ID, _lang_param()],
                 "responses": {
                     "200": {"description": "The camera's status.", "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/CameraStatus"}}}},
                     "404": not_found,
                 },
             }},
+            **_pages(),
+            **worker_api.PATHS,
             "/api/v1/openapi.json": {"get": {
                 "operationId": "getOpenAPI",
                 "summary": "This document",
@@ -149,5 +200,6 @@ def document() -> dict[str, Any]:
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }},
         },
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": {**SCHEMAS, **worker_api.SCHEMAS},
+                       "securitySchemes": worker_api.SECURITY_SCHEMES},
     }

@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from contract import media as contract
+from contract import worker_api
+from portal import networks
 
 PREFIX = "PANTAU_"
 ENVIRONMENTS = ("development", "demo", "test", "production")
@@ -40,7 +43,6 @@ class Settings:
     database_url: str = ""
     instance_path: str = "var"
     media_root: str = "var/media"
-    worker_token: str = ""
     serve_media: bool = True
     allow_file_sources: bool = False
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -50,8 +52,8 @@ class Settings:
     map_zoom: int = 13
     default_locale: str = "id"
     city_name: str = "Kota Kendari"
-    sync_interval_s: int = 5
-    lease_seconds: int = 30
+    sync_interval_s: int = worker_api.SYNC_INTERVAL_S
+    lease_seconds: int = worker_api.LEASE_SECONDS
     segment_seconds: int = contract.SEGMENT_SECONDS  # live HLS cuts on keyframes: max(this, the camera's GOP)
     hls_list_size: int = contract.HLS_LIST_SIZE
     record_segment_seconds: int = contract.RECORD_SEGMENT_SECONDS
@@ -64,6 +66,19 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"  # sign-in lockout counters; redis:// or memcached:// for many processes
     lockout_account_limits: str = "5 per 5 minutes;10 per hour;20 per day"  # failed sign-ins per username
     lockout_address_limits: str = "20 per 5 minutes;60 per hour;200 per day"  # failed sign-ins per address
+    # The front door: the address people use (every absolute link is made from it, never from the Host
+    # header), the host names accepted (comma-separated; empty: any), and how many proxies (nginx, a load
+    # balancer) stand in front and may be believed about the client's address and scheme.
+    public_url: str = ""
+    trusted_hosts: str = ""
+    proxy_count: int = 0
+    hsts_seconds: int = 31536000  # Strict-Transport-Security in production (0: not sent)
+    max_body_bytes: int = 1024 * 1024  # request bodies outside the worker API (nginx and gunicorn agree)
+    # Machine endpoints: /metrics for these networks or with the metrics token; the worker API for these
+    # networks only (empty: any network; a worker's own credential is always required).
+    metrics_networks: str = "127.0.0.0/8,::1/128"
+    metrics_token: str = ""
+    worker_networks: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -95,7 +110,7 @@ class Settings:
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"{PREFIX}ENV must be one of {', '.join(ENVIRONMENTS)}")
         if self.env == "production":
-            for name in ("secret_key", "worker_token", "database_url"):
+            for name in ("secret_key", "database_url", "public_url"):
                 if not getattr(self, name):
                     raise SettingsError(f"{PREFIX}{name.upper()} is required in production")
             if self.allow_file_sources:
@@ -112,9 +127,21 @@ class Settings:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"{PREFIX}TIMEZONE must be an IANA time zone such as Asia/Makassar") from None
+        _check_public_url(self.public_url)
+        if self.proxy_count < 0 or self.proxy_count > 5:
+            raise SettingsError(f"{PREFIX}PROXY_COUNT must be between 0 and 5")
+        if self.max_body_bytes < 1024:
+            raise SettingsError(f"{PREFIX}MAX_BODY_BYTES must be at least 1024")
+        for name in ("metrics_networks", "worker_networks"):
+            try:
+                networks.parse(getattr(self, name))
+            except ValueError as exc:
+                raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
         changes: dict[str, Any] = {}
         if not self.secret_key:
             changes["secret_key"] = secrets.token_hex(32)
+        if self.public_url.endswith("/"):
+            changes["public_url"] = self.public_url.rstrip("/")
         if not self.database_url:
             path = Path(self.instance_path).resolve() / "pantau.db"
             changes["database_url"] = f"sqlite:///{path}"
@@ -128,3 +155,26 @@ class Settings:
     @property
     def media_path(self) -> Path:
         return Path(self.media_root).resolve()
+
+    @property
+    def trusted_host_list(self) -> list[str] | None:
+        hosts = [h.strip() for h in self.trusted_hosts.split(",") if h.strip()]
+        return hosts or None
+
+    @property
+    def metrics_network_list(self) -> tuple[networks.Network, ...]:
+        return networks.parse(self.metrics_networks)
+
+    @property
+    def worker_network_list(self) -> tuple[networks.Network, ...] | None:
+        return networks.parse(self.worker_networks) or None
+
+
+def _check_public_url(url: str) -> None:
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or parts.path not in ("", "/") \
+            or parts.username or parts.password or not url.isascii() or any(c.isspace() for c in url):
+        raise SettingsError(f"{PREFIX}PUBLIC_URL must be an http(s) address such as https://cctv.example.go.id")

@@ -10,14 +10,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.models import Agency, Camera, User, db
 from portal.settings import Settings
+from tests.support import loopback
 
-WORKER_TOKEN = "test-worker-token-0123456789"
+loopback.guard()  # no test sends a packet outside 127.0.0.0/8 (tests/support/loopback.py)
+# A camera that is off: a closed port on 127.0.0.1 (nothing listens on the discard port here).
+OFF_CAMERA = "rtsp://admin:s3cret@127.0.0.1:9/kadia-s1"
+
+
+@sqlalchemy.event.listens_for(Camera, "before_insert")
+@sqlalchemy.event.listens_for(Camera, "before_update")
+def _cameras_stay_on_loopback(_mapper: object, _connection: object, camera: Camera) -> None:
+    for url in (camera.source_url, camera.substream_url):
+        if url and not loopback.is_loopback_url(url):
+            raise loopback.LeftLoopback(f"a test camera must point at loopback, not {url.split('@')[-1]!r}")
+
 PG_ADMIN_URL = os.environ.get("PANTAU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -26,7 +39,6 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
         "env": "test",
         "instance_path": str(tmp / "instance"),
         "media_root": str(tmp / "media"),
-        "worker_token": WORKER_TOKEN,
         "secret_key": "test-secret",
         "tile_url": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
     }
@@ -59,7 +71,7 @@ def client(app: Flask) -> FlaskClient:
 
 def add_camera(**fields: object) -> Camera:
     values: dict[str, object] = {
-        "name": "Kamera", "latitude": -3.97, "longitude": 122.51, "source_url": "rtsp://admin:s3cret@10.9.8.7/s1",
+        "name": "Kamera", "latitude": -3.97, "longitude": 122.51, "source_url": OFF_CAMERA,
         "public": True, "enabled": True, "district": "Kadia", "category": "traffic",
     }
     values.update(fields)
@@ -115,6 +127,30 @@ def csrf_token(client: FlaskClient) -> str:
         raw = session.setdefault("csrf_token", secrets.token_hex(20))
     secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
     return str(URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw))
+def issue_credential(name: str) -> str:
+    """A new credential for worker ``name`` (``pantau workers add``), in the current app context."""
+    from portal.workers import credentials
+
+    credential = credentials.issue(name)
+    db.session.commit()
+    return credential
+
+
+class WorkerAuth:
+    """``auth("w1")``: request headers carrying worker w1's own credential (issued on first use)."""
+
+    def __init__(self) -> None:
+        self.credentials: dict[str, str] = {}
+
+    def __call__(self, name: str = "w1") -> dict[str, str]:
+        if name not in self.credentials:
+            self.credentials[name] = issue_credential(name)
+        return {"Authorization": f"Bearer {self.credentials[name]}"}
+
+
+@pytest.fixture()
+def worker_auth(app: Flask) -> WorkerAuth:
+    return WorkerAuth()
 
 
 def _pg_available() -> bool:
@@ -168,3 +204,16 @@ def browser() -> Iterator[Any]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on SQLite, then on a fresh PostgreSQL database: for bounds that must hold on both."""
+    overrides: dict[str, object] = {}
+    if request.param == "postgres":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    application = migrated_app(make_settings(tmp_path, **overrides))
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()

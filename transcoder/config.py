@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract import worker_api
+
 
 class ConfigError(ValueError):
     pass
@@ -39,10 +41,30 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     return value
 
 
+def read_credential(env: Mapping[str, str]) -> str:
+    """This worker's own credential (``pantau workers add NAME`` on the portal): from the file named by
+    ``PANTAU_WORKER_CREDENTIAL_FILE`` (preferred: not in the process environment) or ``PANTAU_WORKER_CREDENTIAL``."""
+    path = env.get("PANTAU_WORKER_CREDENTIAL_FILE")
+    if path:
+        try:
+            credential = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"PANTAU_WORKER_CREDENTIAL_FILE cannot be read: {exc.strerror}") from None
+    else:
+        credential = env.get("PANTAU_WORKER_CREDENTIAL", "").strip()
+    if not credential:
+        hint = " (the shared PANTAU_WORKER_TOKEN is gone)" if env.get("PANTAU_WORKER_TOKEN") else ""
+        raise ConfigError("PANTAU_WORKER_CREDENTIAL or PANTAU_WORKER_CREDENTIAL_FILE is required: issue this worker "
+                          f"its own with `pantau workers add NAME` on the portal{hint}")
+    if not credential.isascii() or not credential.isprintable() or len(credential) > 200:
+        raise ConfigError("the worker credential is malformed (copy it exactly as `pantau workers add` printed it)")
+    return credential
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     portal_url: str
-    worker_token: str = field(repr=False)
+    credential: str = field(repr=False)
     media_root: Path
     name: str
     capacity: int = 200
@@ -63,6 +85,7 @@ class WorkerConfig:
     housekeeping_interval_s: float = 5.0
     retention_interval_s: float = 300.0
     http_timeout_s: float = 10.0
+    lease_grace_s: float = float(worker_api.LEASE_GRACE_S)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -70,9 +93,7 @@ class WorkerConfig:
         portal_url = env.get("PANTAU_PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
         if not portal_url.startswith(("http://", "https://")):
             raise ConfigError("PANTAU_PORTAL_URL must be an http:// or https:// address")
-        token = env.get("PANTAU_WORKER_TOKEN", "")
-        if not token:
-            raise ConfigError("PANTAU_WORKER_TOKEN is required (the same value as the portal's)")
+        credential = read_credential(env)
         media_root = Path(env.get("PANTAU_MEDIA_ROOT", "var/media")).resolve()
         name = env.get("PANTAU_WORKER_NAME") or socket.gethostname()
         metrics = env.get("PANTAU_WORKER_METRICS", "127.0.0.1:9464")
@@ -83,7 +104,7 @@ class WorkerConfig:
             raise ConfigError("PANTAU_WORKER_METRICS must be host:port, a port, or off") from None
         return cls(
             portal_url=portal_url,
-            worker_token=token,
+            credential=credential,
             media_root=media_root,
             name=name,
             capacity=_int(env, "PANTAU_WORKER_CAPACITY", 200, minimum=0),
@@ -101,4 +122,5 @@ class WorkerConfig:
             disk_min_free_bytes=_int(env, "PANTAU_DISK_MIN_FREE_BYTES", 2 * 1024**3),
             disk_min_free_percent=_float(env, "PANTAU_DISK_MIN_FREE_PERCENT", 5.0),
             housekeeping_interval_s=_float(env, "PANTAU_HOUSEKEEPING_INTERVAL_S", 5.0, minimum=0.2),
+            lease_grace_s=_float(env, "PANTAU_LEASE_GRACE_S", float(worker_api.LEASE_GRACE_S)),
         )

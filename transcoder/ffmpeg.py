@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import ffmpeg as ffmpeg_graph  # ffmpeg-python: the graph of inputs, filters and outputs, and its argv
+
 from contract import media as contract
 from contract.media import AUDIO_MODES, NETWORK_SCHEMES
 
@@ -177,73 +179,88 @@ def source_kind(url: str, allow_file_sources: bool) -> str:
     raise SourceRefused(f"protocol {scheme!r} is not allowed (rtsp, rtsps, http, https)")
 
 
-def input_args(url: str, kind: str, *, snapshot_decoder: bool) -> list[str]:
-    args = ["-protocol_whitelist", WHITELISTS[kind]]
+GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "level+info", "-filter_complex_threads", "1")
+
+
+def input_options(kind: str, *, snapshot_decoder: bool) -> dict[str, Any]:
+    """Options placed before one ``-i`` (ffmpeg-python writes them in name order, which ffmpeg doesn't mind)."""
+    options: dict[str, Any] = {"protocol_whitelist": WHITELISTS[kind]}
     if kind in ("rtsp", "rtsps"):
-        args += ["-rtsp_transport", "tcp", "-timeout", "10000000"]
+        options |= {"rtsp_transport": "tcp", "timeout": "10000000"}
     elif kind in ("http", "https"):
-        args += ["-rw_timeout", "10000000"]
+        options |= {"rw_timeout": "10000000"}
     else:
-        args += ["-re", "-stream_loop", "-1"]
-    args += ["-fflags", "+genpts+discardcorrupt", "-avoid_negative_ts", "make_zero"]
+        options |= {"re": None, "stream_loop": "-1"}
+    options |= {"fflags": "+genpts+discardcorrupt", "avoid_negative_ts": "make_zero"}
     if kind != "file":  # cameras reset their clocks; a looped file has timestamps ffmpeg keeps in order itself
-        args += ["-use_wallclock_as_timestamps", "1"]
+        options["use_wallclock_as_timestamps"] = "1"
     if snapshot_decoder:
         # Only keyframes are decoded, and only for the snapshot; one decoder thread is enough for one keyframe
         # a second and saves a fifth of the CPU and a quarter of the memory (bench/transcoder).
-        args += ["-skip_frame:v", "nokey", "-threads:v", "1"]
+        options |= {"skip_frame:v": "nokey", "threads:v": "1"}
+    return options
+
+
+def open_input(url: str, kind: str, *, snapshot_decoder: bool) -> Any:
     path = urlsplit(url).path if kind == "file" and url.startswith("file:") else url
-    return [*args, "-i", path]
+    return ffmpeg_graph.input(path, **input_options(kind, snapshot_decoder=snapshot_decoder))
 
 
-def audio_args(spec: CameraSpec, input_index: int) -> list[str]:
+def audio_streams(spec: CameraSpec, source: Any) -> tuple[list[Any], dict[str, Any]]:
+    """The audio stream to map and the output options: AAC from the camera's first audio track (if it has
+    one: the map is optional), or no audio."""
     if spec.audio == "aac":
-        return ["-map", f"{input_index}:a:0?", "-c:a", "aac", "-b:a", "64k", "-ac", "1"]
-    return ["-an"]
+        return [source["a:0?"]], {"c:a": "aac", "b:a": "64k", "ac": "1"}
+    return [], {"an": None}
+
+
+def build_graph(spec: CameraSpec, out: OutputSettings, media_root: Path, codec_hint: str | None = None) -> Any:
+    """The ffmpeg-python graph: the camera's input(s) and the three outputs (live HLS, recording, snapshot)."""
+    paths = MediaPaths(media_root, spec.key, spec.id)
+    main_kind = source_kind(spec.source_url, out.allow_file_sources)
+    if spec.substream_url:
+        sub_kind = source_kind(spec.substream_url, out.allow_file_sources)
+        main = open_input(spec.source_url, main_kind, snapshot_decoder=False)
+        live = open_input(spec.substream_url, sub_kind, snapshot_decoder=True)
+    else:
+        main = live = open_input(spec.source_url, main_kind, snapshot_decoder=True)
+    hevc = codec_hint == "hevc"
+    video: dict[str, Any] = {"c:v": "copy", **({"tag:v": "hvc1"} if hevc else {})}
+    layout = ({"hls_segment_type": "fmp4", "hls_fmp4_init_filename": "init.mp4"} if hevc
+              else {"hls_segment_type": "mpegts"})
+    extension = "m4s" if hevc else "ts"
+    outputs = []
+    if spec.recording:
+        audio, audio_options = audio_streams(spec, main)
+        outputs.append(ffmpeg_graph.output(
+            main["v:0"], *audio, str(paths.incoming_dir / "%Y%m%dT%H%M%SZ.mp4"),
+            **video, **audio_options, f="segment", segment_time=str(out.record_segment_seconds),
+            segment_atclocktime="1", segment_format="mp4",
+            segment_format_options="movflags=+frag_keyframe+empty_moov+default_base_moof",
+            reset_timestamps="1", strftime="1", segment_list=str(paths.recording_list), segment_list_type="csv",
+        ))
+    audio, audio_options = audio_streams(spec, live)
+    outputs.append(ffmpeg_graph.output(
+        live["v:0"], *audio, str(paths.playlist),
+        **video, **audio_options, **layout, f="hls", hls_time=str(out.segment_seconds),
+        hls_list_size=str(out.hls_list_size),
+        hls_flags="delete_segments+program_date_time+independent_segments+temp_file+omit_endlist+discont_start",
+        hls_init_time="1",  # the first segment after a (re)start: cut at the first keyframe after 1 s
+        hls_delete_threshold="2", hls_start_number_source="epoch",
+        hls_segment_filename=str(paths.hls_dir / f"%d.{extension}"),
+    ))
+    thumbnail = live["v:0"].filter("fps", f"1/{out.snapshot_interval_s}").filter("scale", 640, -2)
+    outputs.append(ffmpeg_graph.output(
+        thumbnail, str(paths.snapshot), an=None, **{"threads:v": "1", "q:v": "5"}, f="image2", update="1",
+        atomic_writing="1",
+    ))
+    return ffmpeg_graph.merge_outputs(*outputs)
 
 
 def build_argv(ffmpeg: str, spec: CameraSpec, out: OutputSettings, media_root: Path,
                codec_hint: str | None = None) -> list[str]:
     """The whole command line for one camera. ``codec_hint`` ``hevc`` switches HLS to fMP4 with ``hvc1``."""
-    paths = MediaPaths(media_root, spec.key, spec.id)
-    main_kind = source_kind(spec.source_url, out.allow_file_sources)
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "level+info", "-filter_threads", "1"]
-    live = 0
-    if spec.substream_url:
-        sub_kind = source_kind(spec.substream_url, out.allow_file_sources)
-        argv += input_args(spec.source_url, main_kind, snapshot_decoder=False)
-        argv += input_args(spec.substream_url, sub_kind, snapshot_decoder=True)
-        live = 1
-    else:
-        argv += input_args(spec.source_url, main_kind, snapshot_decoder=True)
-    hevc = codec_hint == "hevc"
-    tag = ["-tag:v", "hvc1"] if hevc else []
-    segment_type = (["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"] if hevc
-                    else ["-hls_segment_type", "mpegts"])
-    extension = "m4s" if hevc else "ts"
-    argv += [
-        "-map", f"{live}:v:0", "-c:v", "copy", *tag, *audio_args(spec, live),
-        "-f", "hls", "-hls_time", str(out.segment_seconds), "-hls_list_size", str(out.hls_list_size),
-        "-hls_flags", "delete_segments+program_date_time+independent_segments+temp_file+omit_endlist+discont_start",
-        "-hls_init_time", "1",  # the first segment after a (re)start: cut at the first keyframe after 1 s
-        "-hls_delete_threshold", "2", "-hls_start_number_source", "epoch", *segment_type,
-        "-hls_segment_filename", str(paths.hls_dir / f"%d.{extension}"), str(paths.playlist),
-    ]
-    if spec.recording:
-        argv += [
-            "-map", "0:v:0", "-c:v", "copy", *tag, *audio_args(spec, 0),
-            "-f", "segment", "-segment_time", str(out.record_segment_seconds), "-segment_atclocktime", "1",
-            "-segment_format", "mp4",
-            "-segment_format_options", "movflags=+frag_keyframe+empty_moov+default_base_moof",
-            "-reset_timestamps", "1", "-strftime", "1",
-            "-segment_list", str(paths.recording_list), "-segment_list_type", "csv",
-            str(paths.incoming_dir / "%Y%m%dT%H%M%SZ.mp4"),
-        ]
-    argv += [
-        "-map", f"{live}:v:0", "-an", "-vf", f"fps=1/{out.snapshot_interval_s},scale=640:-2",
-        "-threads:v", "1", "-q:v", "5", "-f", "image2", "-update", "1", "-atomic_writing", "1", str(paths.snapshot),
-    ]
-    return argv
+    return [ffmpeg, *GLOBAL_ARGS, *build_graph(spec, out, media_root, codec_hint).get_args()]
 
 
 def ffmpeg_env(base: Mapping[str, str] | None = None) -> dict[str, str]:

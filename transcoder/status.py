@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from contract import limits
 from transcoder.camera import Camera, State
 from transcoder.ffmpeg import MediaPaths
 
@@ -47,8 +48,9 @@ def camera_report(camera: Camera, media_root: Path, now: float) -> dict[str, Any
         "id": camera.spec.id,
         "state": camera.state.value,
         "status": camera.status,
-        "error": camera.error,
-        "stderr_tail": camera.log.tail(10),
+        "reason": getattr(camera, "reason", None),
+        "error": camera.error[:limits.MAX_ERROR_CHARS] if camera.error else None,
+        "stderr_tail": [line[:limits.MAX_STDERR_LINE_CHARS] for line in camera.log.tail(10)],
         "bitrate_kbps": playlist_bitrate_kbps(paths.playlist) if running else None,
         "fps": info.fps,
         "codec": info.codec,

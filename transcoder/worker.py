@@ -7,7 +7,6 @@ last segments to the portal and exits 0.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -16,12 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from contract import limits
+from contract.redaction import install_log_redaction
 from transcoder import __version__
+from transcoder.archive import Archive
 from transcoder.camera import Camera, State, Timing
 from transcoder.client import PortalClient, SyncError
 from transcoder.config import ConfigError, WorkerConfig
@@ -29,8 +30,9 @@ from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv
 from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
 from transcoder.process import ProcessFactory, start_ffmpeg
-from transcoder.recordings import DiskGuard, GuardReport, Segment, apply_retention, collect
+from transcoder.recordings import DiskGuard, Segment, collect
 from transcoder.status import camera_report
+from transcoder.sync import SyncSession
 
 log = logging.getLogger("pantau.transcoder")
 
@@ -40,36 +42,25 @@ class Worker:
                  factory: ProcessFactory = start_ffmpeg, clock: Callable[[], float] = time.monotonic,
                  ffmpeg: str | None = None) -> None:
         self.config = config
-        self.client = client or PortalClient(config.portal_url, config.worker_token, config.http_timeout_s)
+        self.client = client or PortalClient(config.portal_url, config.credential, config.http_timeout_s)
         self.factory = factory
         self.clock = clock
         self.ffmpeg = ffmpeg or find_ffmpeg(config.ffmpeg)
         self.env = ffmpeg_env()
         self.out = OutputSettings()
         self.cameras: dict[int, Camera] = {}
-        self.pending_segments: list[Segment] = []
-        self.pending_deleted: list[str] = []
-        self.held: frozenset[str] | None = self._load_held()  # None: holds unknown, so nothing is deleted
-        self.lease_deadline: float | None = None
-        self.sync_interval = 5.0
-        self.next_sync = 0.0
         self.stopping = threading.Event()
         self.figures = WorkerFigures(states=tuple(s.value for s in State))
         self.cpu = CpuMeter()
-        self.guard = DiskGuard(config.media_root, config.disk_min_free_bytes, config.disk_min_free_percent)
-        self.guard_report = GuardReport()
-        self._guard_acted_at: float | None = None
-        self._sync: Future[dict[str, Any]] | None = None
-        self._sync_sent: tuple[int, int, float] = (0, 0, 0.0)
-        self._house: Future[tuple[GuardReport, list[str]]] | None = None
-        self._next_house = 0.0
-        self._next_retention = 0.0
         self._probes: dict[int, Future[bool]] = {}
         self._next_probe: dict[int, float] = {}
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="worker-io")
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync")
-        self._last_sync_warning = -1e9
-        self._last_guard_log = -1e9
+        self._portal_name: str | None = None
+        self.sync = SyncSession(self.client, self._sync_pool, grace_s=config.lease_grace_s)
+        guard = DiskGuard(config.media_root, config.disk_min_free_bytes, config.disk_min_free_percent)
+        self.archive = Archive(config.media_root, guard, self._pool, interval_s=config.housekeeping_interval_s,
+                               retention_interval_s=config.retention_interval_s, clock=clock)
 
     # -- cameras --
 
@@ -107,8 +98,12 @@ class Worker:
                         progress=progress, on_exit=on_exit)
         return camera
 
+    @property
+    def pending_segments(self) -> list[Segment]:
+        return self.sync.pending_segments
+
     def _take(self, segments: list[Segment]) -> None:
-        self.pending_segments.extend(segments)
+        self.sync.pending_segments.extend(segments)
         self.figures.segments_recorded += len(segments)
         self.figures.bytes_written += sum(s.bytes for s in segments)
 
@@ -116,13 +111,7 @@ class Worker:
         out = OutputSettings.from_api(response.get("settings"))
         settings_changed = out != self.out
         self.out = out
-        interval = response.get("sync_interval_s")
-        if isinstance(interval, int | float) and interval > 0:
-            self.sync_interval = float(interval)
-        held = frozenset(p for p in response.get("held_segments") or [] if isinstance(p, str))
-        if held != self.held:
-            self._save_held(held)
-        self.held = held
+        self.archive.set_held(frozenset(p for p in response.get("held_segments") or [] if isinstance(p, str)))
         wanted: dict[int, CameraSpec] = {}
         for item in response.get("cameras") or []:
             try:
@@ -157,14 +146,28 @@ class Worker:
                          and camera.failure else "")
             if after is State.STOPPED and not camera.want_running:
                 del self.cameras[camera.spec.id]
-        self._housekeeping(now)
-        self._sync_step(now)
-        if self.lease_deadline is not None and now > self.lease_deadline:
+        self.sync.pending_deleted.extend(
+            self.archive.step(now, lambda: [(c.spec.id, c.spec.retention_days) for c in self.cameras.values()]))
+        answer = self.sync.step(now, lambda: self.body(now), stopping=self.stopping.is_set())
+        if answer is not None:
+            self._check_name(answer.get("worker_name"))
+            self.apply_assignment(answer, now)
+        if self.sync.expired(now):
             if any(c.want_running for c in self.cameras.values()):
-                log.warning("lease expired without a successful sync: stopping all cameras")
+                log.warning("%s: stopping all cameras", "the portal refused this worker" if self.sync.refused
+                            else "lease and grace expired without a successful sync")
             for camera in self.cameras.values():
                 camera.stop()
-            self.lease_deadline = None
+            self.sync.lease_deadline = None
+            self.sync.refused = False
+
+    def _check_name(self, name: object) -> None:
+        """The portal knows this worker by its credential; a different configured name is a mistake to see."""
+        if isinstance(name, str) and name != self.config.name and name != self._portal_name:
+            log.warning("the portal knows this worker's credential as %r, not %r (PANTAU_WORKER_NAME)",
+                        name, self.config.name)
+        if isinstance(name, str):
+            self._portal_name = name
 
     def _probe(self, now: float) -> None:
         for cam_id, camera in self.cameras.items():
@@ -179,70 +182,9 @@ class Worker:
                 self._next_probe[cam_id] = now + self.config.probe_interval_s
                 self._probes[cam_id] = self._pool.submit(reachable, camera.spec.source_url, 2.0)
 
-    def _housekeeping(self, now: float) -> None:
-        if self._house is not None:
-            if not self._house.done():
-                return
-            try:
-                report, expired = self._house.result()
-            except Exception:
-                log.exception("housekeeping failed")
-            else:
-                self.guard_report = report
-                if report.deleted:
-                    self._guard_acted_at = now
-                    self.figures.disk_guard_deleted_total += len(report.deleted)
-                if (report.deleted or report.exhausted) and now - self._last_guard_log >= 60:
-                    self._last_guard_log = now
-                    log.warning("disk guard: free space below %d bytes, deleted %d oldest segments%s",
-                                report.threshold_bytes, len(report.deleted),
-                                " and found nothing more to delete" if report.exhausted else "")
-                self.pending_deleted.extend(report.deleted + expired)
-                self.figures.retention_deleted_total += len(expired)
-            self._house = None
-        if now < self._next_house or self.held is None:
-            return
-        self._next_house = now + self.config.housekeeping_interval_s
-        retention: list[tuple[int, int]] = []
-        if now >= self._next_retention:
-            self._next_retention = now + self.config.retention_interval_s
-            retention = [(c.spec.id, c.spec.retention_days) for c in self.cameras.values()]
-        self._house = self._pool.submit(self._housekeeping_job, retention, self.held)
-
-    def _housekeeping_job(self, retention: list[tuple[int, int]],
-                          held: frozenset[str]) -> tuple[GuardReport, list[str]]:
-        expired: list[str] = []
-        wall = datetime.now(UTC)
-        for cam_id, days in retention:
-            expired += apply_retention(self.config.media_root, cam_id, days, wall, held)
-        return self.guard.check(held), expired
-
-    @property
-    def _held_file(self) -> Path:
-        return self.config.media_root / "recordings" / ".held.json"
-
-    def _load_held(self) -> frozenset[str] | None:
-        """Holds from the last sync, kept on disk so a worker that restarts while the portal is away still
-        knows what it must never delete."""
-        try:
-            data = json.loads(self._held_file.read_text())
-        except (OSError, ValueError):
-            return None
-        return frozenset(p for p in data if isinstance(p, str)) if isinstance(data, list) else None
-
-    def _save_held(self, held: frozenset[str]) -> None:
-        try:
-            self._held_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._held_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(sorted(held)))
-            os.replace(tmp, self._held_file)
-        except OSError as exc:
-            log.warning("could not keep the list of held segments on disk: %s", exc.strerror or exc)
-
     @property
     def guard_active(self) -> bool:
-        recent = self._guard_acted_at is not None and self.clock() - self._guard_acted_at < 600
-        return self.guard_report.active or recent
+        return self.archive.guard_active
 
     # -- sync --
 
@@ -251,7 +193,7 @@ class Worker:
             if camera.proc is not None:
                 self._take(collect(self._paths(camera.spec), final=False))
         self._refresh_figures(now)
-        report = self.guard_report
+        report = self.archive.report
         return {
             "worker": {
                 "name": self.config.name, "version": __version__, "hostname": socket.gethostname(),
@@ -261,8 +203,9 @@ class Worker:
             },
             "cameras": [camera_report(c, self.config.media_root, now) for c in self.cameras.values()
                         if c.want_running],
-            "segments": [s.to_api() for s in self.pending_segments],
-            "deleted_segments": list(self.pending_deleted),
+            # a backlog (after an outage) goes in batches the portal accepts, oldest first
+            "segments": [s.to_api() for s in self.sync.pending_segments[:limits.MAX_SYNC_SEGMENTS]],
+            "deleted_segments": self.sync.pending_deleted[:limits.MAX_SYNC_DELETED],
         }
 
     def _refresh_figures(self, now: float) -> None:
@@ -276,10 +219,14 @@ class Worker:
                 age = None
             figures.append(CameraFigures(camera.spec.id, camera.state.value, camera.restarts_total, age))
         self.figures.cameras = figures
-        self.figures.disk_free_bytes = self.guard_report.free_bytes
-        self.figures.disk_total_bytes = self.guard_report.total_bytes
+        report = self.archive.report
+        self.figures.disk_free_bytes = report.free_bytes
+        self.figures.disk_total_bytes = report.total_bytes
         self.figures.disk_guard_active = self.guard_active
-        self.figures.disk_guard_exhausted = self.guard_report.exhausted
+        self.figures.disk_guard_exhausted = report.exhausted
+        self.figures.disk_guard_deleted_total = self.archive.guard_deleted_total
+        self.figures.retention_deleted_total = self.archive.retention_deleted_total
+        self.figures.sync_failures_total = self.sync.failures_total
         cpu = self.cpu.percent()
         if cpu is not None:
             self.figures.cpu_percent = cpu
@@ -287,33 +234,6 @@ class Worker:
             self.figures.load1 = round(os.getloadavg()[0], 2)
         except OSError:
             self.figures.load1 = None
-
-    def _sync_step(self, now: float) -> None:
-        if self._sync is not None:
-            if not self._sync.done():
-                return
-            future, self._sync = self._sync, None
-            sent_segments, sent_deleted, sent_at = self._sync_sent
-            try:
-                response = future.result()
-            except SyncError as exc:
-                self.figures.sync_failures_total += 1
-                if now - self._last_sync_warning > 30:
-                    log.warning("sync failed: %s (keeping cameras until the lease runs out)", exc)
-                    self._last_sync_warning = now
-                self.next_sync = now + min(self.sync_interval, 2.0)
-            else:
-                del self.pending_segments[:sent_segments]
-                del self.pending_deleted[:sent_deleted]
-                lease = response.get("lease_seconds")
-                lease_s = float(lease) if isinstance(lease, int | float) and lease > 0 else 30.0
-                self.lease_deadline = sent_at + lease_s
-                self.apply_assignment(response, now)
-                self.next_sync = sent_at + self.sync_interval
-        if self._sync is None and now >= self.next_sync and not self.stopping.is_set():
-            body = self.body(now)
-            self._sync_sent = (len(body["segments"]), len(body["deleted_segments"]), now)
-            self._sync = self._sync_pool.submit(self.client.sync, body)
 
     # -- life --
 
@@ -352,11 +272,7 @@ class Worker:
         for camera in self.cameras.values():  # past every deadline: make sure nothing outlives us
             if camera.proc is not None:
                 camera.proc.kill()
-        if self._sync is not None:
-            try:
-                self._sync.result(timeout=self.config.http_timeout_s)
-            except Exception:  # noqa: S110 (the final sync below resends what this one carried)
-                pass
+        self.sync.wait(self.config.http_timeout_s)  # the final sync below resends what this one carried
         try:
             self.client.sync(self.body(self.clock()))  # hand over the last segments
         except SyncError as exc:
@@ -382,6 +298,7 @@ def _clear_stale_hls(directory: Path, older_than_s: float = 120.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_log_redaction()
     logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

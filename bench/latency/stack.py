@@ -48,7 +48,7 @@ class Stack:
     # -- lifecycle --
 
     def start(self) -> Stack:
-        from tests.conftest import WORKER_TOKEN, make_settings, migrated_app
+        from tests.conftest import issue_credential, make_settings, migrated_app
         from tests.support.clip import make_test_clip
         from tests.support.rtsp import RtspSimulator
         from tests.support.tools import free_port
@@ -76,7 +76,7 @@ class Stack:
         env = {
             **os.environ,
             "PANTAU_PORTAL_URL": self.url,
-            "PANTAU_WORKER_TOKEN": WORKER_TOKEN,
+            "PANTAU_WORKER_CREDENTIAL": self._credential(issue_credential),
             "PANTAU_MEDIA_ROOT": str(self.media_root),
             "PANTAU_WORKER_NAME": "bench-latency",
             "PANTAU_WORKER_METRICS": f"127.0.0.1:{free_port()}",
@@ -86,6 +86,10 @@ class Stack:
         self._worker = subprocess.Popen([sys.executable, "-m", "transcoder"], env=env, cwd=ROOT,
                                         stdout=self._worker_log, stderr=subprocess.STDOUT)
         return self
+
+    def _credential(self, issue: Any) -> str:
+        with self.app.app_context():
+            return str(issue("bench-latency"))
 
     def _serve(self) -> None:
         from werkzeug.serving import make_server

@@ -75,7 +75,7 @@ def seed(app: Flask, public: int = CAMERAS, private: int = PRIVATE) -> None:
             "id": i, "name": f"Kamera {rng.choice(districts)} {i:04d}", "description": "Simpang jalan utama.",
             "latitude": -3.97 + rng.uniform(-0.08, 0.08), "longitude": 122.55 + rng.uniform(-0.1, 0.1),
             "district": rng.choice(districts), "category": rng.choice(CAMERA_CATEGORIES),
-            "source_url": f"rtsp://admin:secret@10.0.{i // 250}.{i % 250}/stream1", "substream_url": None,
+            "source_url": f"rtsp://admin:secret@127.0.0.1:9/cam{i}", "substream_url": None,
             "public": i <= public, "enabled": True, "recording": True, "retention_days": 30, "audio": "drop",
             "media_key": secrets.token_hex(8), "created_at": now, "updated_at": now,
         })
@@ -114,7 +114,7 @@ def portal_app(tmp: Path) -> Flask:
     from portal.settings import Settings
 
     settings = Settings(env="test", instance_path=str(tmp / "instance"), media_root=str(tmp / "media"),
-                        secret_key="bench", worker_token="bench-worker-token",
+                        secret_key="bench",
                         tile_url="http://127.0.0.1:9/tiles/{z}/{x}/{y}.png").validated()
     app = create_app(settings)
     with app.app_context():

@@ -24,7 +24,6 @@ from tests.support.proxy import FreezableProxy  # noqa: F401 (used by the stall 
 
 ROOT = Path(__file__).resolve().parents[2]
 TICK = os.sysconf("SC_CLK_TCK")
-WORKER_TOKEN = "bench-worker-token-0123456789"
 
 
 def free_port() -> int:
@@ -188,6 +187,7 @@ class Portal:
     media_root: Path
     server: BaseWSGIServer
     syncs: list[tuple[float, float]] = field(default_factory=list)  # (wall clock at the end, seconds taken)
+    credentials: dict[str, str] = field(default_factory=dict)
 
     def sync_seconds(self, since: float) -> list[float]:
         return [taken for end, taken in list(self.syncs) if end >= since]
@@ -226,6 +226,17 @@ class Portal:
     def playlist(self, key: str) -> Path:
         return self.media_root / "hls" / key / "index.m3u8"
 
+    def credential(self, name: str) -> str:
+        """Worker ``name``'s own credential (``pantau workers add``), issued once."""
+        if name not in self.credentials:
+            from portal.models import db
+            from portal.workers import credentials
+
+            with self.app.app_context():
+                self.credentials[name] = credentials.issue(name)
+                db.session.commit()
+        return self.credentials[name]
+
     def close(self) -> None:
         self.server.shutdown()
         from portal.models import db
@@ -245,7 +256,7 @@ def start_portal(tmp: Path, **settings: Any) -> Portal:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     config = Settings(env="test", instance_path=str(tmp / "instance"), media_root=str(tmp / "media"),
-                      secret_key="bench", worker_token=WORKER_TOKEN,
+                      secret_key="bench",
                       tile_url="http://127.0.0.1:9/tiles/{z}/{x}/{y}.png", **settings).validated()
     app = create_app(config)
     with app.app_context():
@@ -349,7 +360,7 @@ def start_worker(portal: Portal, name: str, log_dir: Path, **extra: str) -> Work
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")},
         "PANTAU_PORTAL_URL": portal.url,
-        "PANTAU_WORKER_TOKEN": WORKER_TOKEN,
+        "PANTAU_WORKER_CREDENTIAL": portal.credential(name),
         "PANTAU_MEDIA_ROOT": str(portal.media_root),
         "PANTAU_WORKER_NAME": name,
         "PANTAU_WORKER_METRICS": f"127.0.0.1:{port}",

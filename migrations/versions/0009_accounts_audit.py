@@ -1,7 +1,7 @@
 """accounts (second factor, recovery codes, session version, leadership role) and the hash-chained audit log
 
 Revision ID: 0009_accounts_audit
-Revises: 0002_worker_health
+Revises: 0008_worker_credentials
 Create Date: 2026-11-23 09:00:00
 
 The audit log becomes append-only at the database: triggers refuse UPDATE and DELETE (and TRUNCATE on
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0009_accounts_audit'
-down_revision = '0002_worker_health'
+down_revision = '0008_worker_credentials'
 branch_labels = None
 depends_on = None
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import func, select
 
+from portal import networks
 from portal.auth.policy import PUBLIC, allow
 from portal.models import Camera, CameraLease, CameraStatus, Worker, db, utcnow
 from portal.public.catalogue import effective_status
+from portal.secret import tokens_equal
 
 bp = Blueprint("health", __name__)
 
@@ -94,7 +96,20 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
+def may_scrape() -> bool:
+    """/metrics counts every camera, private ones too, and names workers: only for the configured networks
+    (``PANTAU_METRICS_NETWORKS``, loopback by default) or with ``Authorization: Bearer <PANTAU_METRICS_TOKEN>``."""
+    settings = current_app.config["PANTAU"]
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    return networks.client_in(settings.metrics_network_list) or tokens_equal(token, settings.metrics_token)
+
+
 @bp.get("/metrics")
 @allow(PUBLIC)
 def metrics() -> Response:
-    return Response(prometheus(summary()), mimetype="text/plain; version=0.0.4")
+    if not may_scrape():
+        abort(403)
+    response = Response(prometheus(summary()), mimetype="text/plain; version=0.0.4")
+    response.headers["Cache-Control"] = "no-store"
+    return response

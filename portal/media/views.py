@@ -46,7 +46,7 @@ def may_view(camera: Camera | None) -> bool:
 
 
 def _viewable(key: str) -> Camera:
-    if not KEY.match(key):
+    if not KEY.fullmatch(key):
         abort(404)
     camera = camera_by_key(key)
     if camera is None:
@@ -60,7 +60,7 @@ def _viewable(key: str) -> Camera:
 @allow(PUBLIC)
 def authorize(key: str) -> ResponseReturnValue:
     """nginx ``auth_request`` target: 204 when the media of this key may be read, 403 otherwise."""
-    camera = camera_by_key(key) if KEY.match(key) else None
+    camera = camera_by_key(key) if KEY.fullmatch(key) else None
     allowed = may_view(camera)
     headers = {"Cache-Control": "no-store"}
     if allowed and camera is not None and publicly_visible(camera):
@@ -78,7 +78,7 @@ def hls(key: str, filename: str) -> ResponseReturnValue:
     if not _settings().serve_media:
         abort(404)
     _viewable(key)
-    if not HLS_FILE.match(filename):
+    if not HLS_FILE.fullmatch(filename):
         abort(404)
     ext = filename.rsplit(".", 1)[1]
     response = send_from_directory(

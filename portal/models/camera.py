@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from contract import status as contract_status
 from contract.media import MEDIA_KEY_BYTES
 from portal.models.base import db, utcnow
 from portal.secret import redact_url
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from portal.models.people import Agency
 
 CAMERA_CATEGORIES = ("traffic", "beach", "market", "border", "public_space", "government", "river", "other")
-STATUSES = ("online", "starting", "offline", "error", "unknown")
+STATUSES = contract_status.STATUSES
 
 
 def new_media_key() -> str:
@@ -122,6 +123,10 @@ class Worker(db.Model):  # type: ignore[name-defined,misc]
     health: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # The worker's own credential (``pantau workers add``): only its SHA-256 is kept; NULL when revoked.
+    credential_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    credential_issued_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class CameraLease(db.Model):  # type: ignore[name-defined,misc]

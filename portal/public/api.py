@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from portal.auth.policy import PUBLIC, allow
 from portal.openapi import document
 from portal.public import opendata
 from portal.public.catalogue import public_cameras
+from portal.security import public_base
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -22,8 +23,10 @@ def cameras_geojson() -> ResponseReturnValue:
 @bp.get("/cameras.csv")
 @allow(PUBLIC)
 def cameras_csv() -> ResponseReturnValue:
-    response = opendata.respond(request, opendata.csv_body(public_cameras(), request.url_root), "text/csv")
+    response = opendata.respond(request, opendata.csv_body(public_cameras(), public_base()), "text/csv")
     response.headers["Content-Disposition"] = 'inline; filename="pantau-cameras.csv"'
+    if not current_app.config["PANTAU"].public_url:  # links made from this request's host: caches must know
+        response.vary.add("Host")
     return response
 
 

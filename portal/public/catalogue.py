@@ -17,6 +17,7 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
+from portal import bounds
 from portal.models import Camera, CameraStatus, db, utcnow
 from portal.models.camera import CAMERA_CATEGORIES, STATUSES
 
@@ -24,6 +25,8 @@ STATUS_LABELS = {
     "online": _l("Online"),
     "starting": _l("Starting"),
     "offline": _l("Offline"),
+    "auth_failed": _l("Wrong password"),
+    "unsupported": _l("Unsupported video"),
     "error": _l("Error"),
     "unknown": _l("Unknown"),
 }
@@ -38,6 +41,7 @@ CATEGORY_LABELS = {
     "other": _l("Other"),
 }
 PLAYABLE = frozenset({"online", "starting"})
+MAX_QUERY_CHARS = 80
 EARTH_KM = 6371.0088
 
 
@@ -157,11 +161,13 @@ class Filters:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> Filters:
+        """Bounded (400 beyond): a search of up to 80 characters, no control characters; an unknown category
+        or status is no filter."""
         category = args.get("category", "")
         status = args.get("status", "")
         return cls(
-            q=" ".join(args.get("q", "").split())[:80],
-            district=args.get("district", "").strip()[:80],
+            q=" ".join(bounds.text(args.get("q", ""), "q", max_len=MAX_QUERY_CHARS).split()),
+            district=bounds.text(args.get("district", ""), "district", max_len=MAX_QUERY_CHARS),
             category=category if category in CAMERA_CATEGORIES else "",
             status=status if status in STATUSES else "",
         )

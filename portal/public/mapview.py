@@ -1,44 +1,26 @@
-"""The folium map, pointed at the vendored Leaflet and the configured tile server."""
+"""The camera map's settings: where it opens and which tile server it draws. ``static/js/map.js`` builds the
+Leaflet map from these (data attributes), so the page carries no inline script for the Content-Security-Policy
+to refuse."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import folium
-from flask import url_for
-
 from portal.settings import Settings
 
 
 @dataclass(frozen=True)
-class RenderedMap:
-    name: str
-    header: str
-    html: str
-    script: str
+class MapSettings:
+    latitude: float
+    longitude: float
+    zoom: int
+    tile_url: str
+    attribution: str
+    max_zoom: int = 19
 
 
-def render_map(settings: Settings, *, center: tuple[float, float] | None = None, zoom: int | None = None,
-               height: str = "100%") -> RenderedMap:
-    m = folium.Map(
-        location=list(center or (settings.map_center_lat, settings.map_center_lon)),
-        zoom_start=zoom or settings.map_zoom,
-        tiles=None,
-        max_zoom=19,
-        height=height,
-        control_scale=True,
-    )
-    folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution, max_zoom=19, name="tiles").add_to(m)
-    m.default_js = [("leaflet", url_for("static", filename="vendor/leaflet/leaflet.js"))]
-    m.default_css = [("leaflet_css", url_for("static", filename="vendor/leaflet/leaflet.css"))]
-    figure = m.get_root()
-    figure.render()
-    header = figure.header.render()  # type: ignore[attr-defined]
-    # folium's viewport tag forbids zooming the page; people with poor sight need it.
-    header = header.replace("maximum-scale=1.0, user-scalable=no", "")
-    return RenderedMap(
-        name=m.get_name(),
-        header=header,
-        html=figure.html.render(),  # type: ignore[attr-defined]
-        script=figure.script.render(),  # type: ignore[attr-defined]
-    )
+def map_settings(settings: Settings, *, center: tuple[float, float] | None = None,
+                 zoom: int | None = None) -> MapSettings:
+    lat, lon = center or (settings.map_center_lat, settings.map_center_lon)
+    return MapSettings(latitude=lat, longitude=lon, zoom=zoom or settings.map_zoom, tile_url=settings.tile_url,
+                       attribution=settings.tile_attribution)

@@ -13,12 +13,13 @@ from flask import (
     make_response,
     render_template,
     request,
-    url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from portal.auth.policy import PUBLIC, allow
+from portal.bounds import INT32_MAX, InputError
 from portal.i18n import last_seen
 from portal.public.catalogue import (
     CATEGORY_LABELS,
@@ -32,7 +33,8 @@ from portal.public.catalogue import (
     public_cameras_by_id,
     public_properties,
 )
-from portal.public.mapview import render_map
+from portal.public.mapview import map_settings
+from portal.security import external_url, frameable
 from portal.settings import Settings
 
 bp = Blueprint("public", __name__)
@@ -54,11 +56,16 @@ def _vary(response: Response) -> Response:
     return response
 
 
+MAX_PAGE = 10_000
+MAX_IDS_CHARS = 200  # "ids=1,2,...": nine ids of ten digits fit many times over
+
+
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    """Like the filters, a page that is not a page number (``x``, ``²``, 10**20) is the first page."""
+    raw = request.args.get("page", "1").strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 5:
+        return min(max(1, int(raw)), MAX_PAGE)
+    return 1
 
 
 def _viewable_or_404(camera_id: int) -> PublicCamera:
@@ -76,7 +83,7 @@ def player_context(camera: PublicCamera) -> dict[str, object]:
 @bp.get("/")
 @allow(PUBLIC)
 def index() -> ResponseReturnValue:
-    return render_template("public/map.html", map=render_map(_settings()), status_labels=STATUS_LABELS)
+    return render_template("public/map.html", map=map_settings(_settings()), status_labels=STATUS_LABELS)
 
 
 @bp.get("/kamera")
@@ -95,7 +102,7 @@ def camera_list() -> ResponseReturnValue:
 
 def embed_snippet(camera: PublicCamera) -> str:
     """The HTML another site pastes to show this camera's player (plain text: the template escapes it)."""
-    src = escape(url_for("public.embed", camera_id=camera.id, _external=True))
+    src = escape(external_url("public.embed", camera_id=camera.id))
     return (f'<iframe src="{src}" width="640" height="360" style="border:0;max-width:100%;aspect-ratio:16/9;'
             f'height:auto" allow="autoplay; fullscreen" allowfullscreen loading="lazy" '
             f'title="{escape(camera.name)}"></iframe>')
@@ -117,7 +124,7 @@ def camera_status(camera_id: int) -> ResponseReturnValue:
     """Polled by open players every few seconds: 404 the moment a camera stops being public."""
     cam = public_camera(camera_id)
     if cam is None:
-        response = jsonify({"error": "not_found"})
+        response = jsonify({"error": "not_found", "message": gettext("Not found")})
         response.status_code = 404
     else:
         response = jsonify({
@@ -135,18 +142,24 @@ def camera_status(camera_id: int) -> ResponseReturnValue:
 
 @bp.get("/embed/<int:camera_id>")
 @allow(PUBLIC)
+@frameable
 def embed(camera_id: int) -> ResponseReturnValue:
-    """The player alone, for other sites to frame (the app leaves X-Frame-Options off this endpoint only)."""
+    """The player alone, for other sites to frame (the only view without X-Frame-Options)."""
     cam = _viewable_or_404(camera_id)
     return render_template("public/embed.html", **player_context(cam), autoplay=request.args.get("autoplay") == "1")
 
 
 def _ids(values: list[str]) -> list[int]:
+    """Camera ids from ``ids=1,2&ids=3``: ASCII numbers in the id range; other tokens are skipped (a shared
+    link with a stray character still opens), but the whole is bounded."""
+    if len(values) > 3 * MULTIVIEW_MAX or sum(len(v) for v in values) > MAX_IDS_CHARS:
+        raise InputError("ids", _l("must name at most %(max)d cameras", max=MULTIVIEW_MAX))
     ids: list[int] = []
     for value in values:
         for part in value.split(","):
             part = part.strip()
-            if part.isdigit() and int(part) not in ids:
+            if part.isascii() and part.isdigit() and len(part) <= 10 and 1 <= int(part) <= INT32_MAX \
+                    and int(part) not in ids:
                 ids.append(int(part))
     return ids[:MULTIVIEW_MAX]
 
@@ -166,14 +179,3 @@ def multiview() -> ResponseReturnValue:
 @allow(PUBLIC)
 def healthz() -> ResponseReturnValue:
     return {"status": "ok"}
-
-
-@bp.app_errorhandler(404)
-def not_found(_error: Exception) -> ResponseReturnValue:
-    """A translated page for people; a short JSON answer for programs."""
-    wants_json = request.path.startswith("/api/") or request.path.endswith(".json") or (
-        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
-    )
-    if wants_json or request.path.startswith(("/media/", "/_auth/", "/static/")):
-        return jsonify({"error": "not_found", "message": gettext("Not found")}), 404
-    return render_template("public/404.html"), 404

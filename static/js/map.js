@@ -1,4 +1,5 @@
-/* Pantau map: loads the public cameras as GeoJSON data into one marker-cluster layer.
+/* Pantau map: builds the Leaflet map from the page's data attributes (no inline script: the
+   Content-Security-Policy forbids it) and loads the public cameras as GeoJSON into one marker-cluster layer.
    No script per marker: one fetch, one loop, one cluster layer (chunked so 2,000 points don't block). */
 (function () {
   "use strict";
@@ -52,5 +53,15 @@
       });
   }
 
-  window.PantauMap = { init: init, markers: [] };
+  function create(el) {
+    var d = el.dataset, maxZoom = Number(d.maxZoom) || 19;
+    var map = L.map(el, { center: [Number(d.lat), Number(d.lon)], zoom: Number(d.zoom), maxZoom: maxZoom });
+    L.tileLayer(d.tiles, { maxZoom: maxZoom, attribution: d.attribution }).addTo(map);
+    L.control.scale().addTo(map);
+    return map;
+  }
+
+  window.PantauMap = { init: init, create: create, markers: [] };
+  var wrap = document.getElementById("map-wrap"), el = document.getElementById("map");
+  if (wrap && el) { init(create(el), wrap); }
 })();

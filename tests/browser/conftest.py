@@ -107,13 +107,22 @@ def live_server(serve: Callable[..., LiveServer]) -> LiveServer:
     return serve()
 
 
+def watch_csp(page: Any) -> list[str]:
+    """Chromium reports every Content-Security-Policy refusal on the console: collect them (across pages)."""
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    return refused
+
+
 @pytest.fixture()
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
+    refused = watch_csp(page)
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused something: {refused[:3]}"
 
 
 @pytest.fixture()
@@ -121,8 +130,10 @@ def phone(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    refused = watch_csp(page)
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused something: {refused[:3]}"
 
 
 @pytest.fixture(scope="session")

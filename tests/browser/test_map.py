@@ -19,7 +19,7 @@ def test_map_shows_public_cameras_and_not_private_ones(live_server: LiveServer, 
     live_server.camera(name="Dimatikan", enabled=False)
     stale = live_server.camera(name="Mati", status="online", seen_ago_s=7200, latitude=-3.90, longitude=122.60)
     page.goto(live_server.url + "/")
-    page.wait_for_function("window.PantauMap && window.PantauMap.markers.length > 0")
+    page.wait_for_function("() => window.PantauMap && window.PantauMap.markers.length > 0")
     ids = page.evaluate("window.PantauMap.markers.map(m => m.options.cameraId)")
     assert sorted(ids) == sorted([c.id for c in public] + [stale.id])
     names = page.evaluate("window.PantauMap.markers.map(m => m.getTooltip().getContent())")
@@ -35,7 +35,7 @@ def test_clicking_a_camera_leads_to_a_playing_live_view(live_server: LiveServer,
     camera = live_server.camera(name="Kendari Beach", latitude=-3.9664, longitude=122.5931)
     live_server.install_media(camera, media)
     page.goto(live_server.url + "/")
-    page.wait_for_function("window.PantauMap.markers.length === 1")
+    page.wait_for_function("() => window.PantauMap.markers.length === 1")
     page.evaluate("""() => {
         const m = window.PantauMap.markers[0];
         window.PantauMap.cluster.zoomToShowLayer(m, () => m.openPopup());
@@ -48,6 +48,6 @@ def test_clicking_a_camera_leads_to_a_playing_live_view(live_server: LiveServer,
     expect(page.locator("h1")).to_have_text("Kendari Beach")
     page.get_by_role("button", name="Tonton langsung").click()
     page.wait_for_function(
-        "document.getElementById('live-video').currentTime > 0 && window.PantauPlayer !== null", timeout=15_000
+        "() => document.getElementById('live-video').currentTime > 0 && window.PantauPlayer !== null", timeout=15_000
     )
     expect(page.locator(".player")).to_have_attribute("data-state", "playing")

@@ -34,7 +34,7 @@ def test_phone_has_no_horizontal_scrolling(live_server: LiveServer, phone: Any, 
     for name, path in pages.items():
         phone.goto(live_server.url + path)
         if name == "map":
-            phone.wait_for_function("window.PantauMap.markers.length === 10")
+            phone.wait_for_function("() => window.PantauMap.markers.length === 10")
         phone.wait_for_load_state("networkidle")
         assert phone.evaluate(NO_SIDEWAYS), f"{name} scrolls sideways on a phone"
         if name in ("list", "camera", "map"):
@@ -42,7 +42,7 @@ def test_phone_has_no_horizontal_scrolling(live_server: LiveServer, phone: Any, 
     # Playing on the phone does not widen the page either.
     phone.goto(f"{live_server.url}/kamera/{first.id}?lang=id")
     phone.get_by_role("button", name="Tonton langsung").tap()
-    phone.wait_for_function("document.getElementById('live-video').currentTime > 0")
+    phone.wait_for_function("() => document.getElementById('live-video').currentTime > 0")
     expect(phone.locator(".player")).to_have_attribute("data-state", "playing")
     assert phone.evaluate(NO_SIDEWAYS)
     phone.screenshot(path=str(SHOTS / "camera-playing.png"))

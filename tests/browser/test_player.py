@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
-PLAYING = "document.getElementById('live-video').currentTime > 0"
+PLAYING = "() => document.getElementById('live-video').currentTime > 0"
 
 
 def test_snapshot_only_until_play_is_pressed(live_server: LiveServer, page: Any, media: Path) -> None:
@@ -82,7 +82,7 @@ def _stops_within(page: Any, live_server: LiveServer, camera_id: int, limit_s: f
     page.on("request", lambda r: hls_requests.append(time.monotonic()) if "/media/hls/" in r.url else None)
     made_private = time.monotonic()
     live_server.update(camera_id, public=False)
-    page.wait_for_function("document.querySelector('.player').dataset.state === 'gone'", timeout=limit_s * 1000)
+    page.wait_for_function("() => document.querySelector('.player').dataset.state === 'gone'", timeout=limit_s * 1000)
     took = time.monotonic() - made_private
     assert page.evaluate("window.PantauPlayer") is None
     assert page.evaluate("document.getElementById('live-video').getAttribute('poster')") is None

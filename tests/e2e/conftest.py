@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from tests.conftest import WORKER_TOKEN, make_settings, migrated_app
+from tests.conftest import issue_credential, make_settings, migrated_app
 from tests.support.tools import free_port, require_tool, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,12 +28,20 @@ class Portal:
     url: str
     media_root: Path
     server: BaseWSGIServer
+    credentials: dict[str, str] = field(default_factory=dict)
+
+    def credential(self, name: str) -> str:
+        """Worker ``name``'s own credential (``pantau workers add``), issued once per portal."""
+        if name not in self.credentials:
+            with self.app.app_context():
+                self.credentials[name] = issue_credential(name)
+        return self.credentials[name]
 
     def worker_env(self, name: str, **extra: str) -> dict[str, str]:
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PANTAU_WORKER_", "PANTAU_PORTAL_"))},
             "PANTAU_PORTAL_URL": self.url,
-            "PANTAU_WORKER_TOKEN": WORKER_TOKEN,
+            "PANTAU_WORKER_CREDENTIAL": self.credential(name),
             "PANTAU_MEDIA_ROOT": str(self.media_root),
             "PANTAU_WORKER_NAME": name,
             "PANTAU_WORKER_METRICS": f"127.0.0.1:{free_port()}",

@@ -5,11 +5,15 @@ What it proves: nginx serves public media straight from disk (the portal has ``S
 request that reached Python would be a 404), asks the portal about every playlist, segment and snapshot,
 refuses private and unknown cameras even when their files exist, stops serving a camera within about one
 auth-cache lifetime after it is made private, passes pages to gunicorn while serving static assets itself, and
-lets other sites frame the embeddable player (only that page).
+lets other sites frame the embeddable player (only that page); each security header once, the auth cache keyed
+on the camera and the session only, /metrics and the worker API closed to strangers, body limits that agree
+between nginx, gunicorn and Flask, hostile worker bodies answered 400 without killing a gunicorn worker, and
+the worker API rate limited.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -22,13 +26,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import WORKER_TOKEN, add_camera, make_settings, migrated_app
+from contract.limits import MAX_SYNC_BODY_BYTES
+from portal.settings import Settings
+from tests.conftest import add_camera, issue_credential, make_settings, migrated_app
 from tests.support.nginx import ROOT, NginxServer
 from tests.support.tools import free_port, require_tool, wait_for
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
 AUTH_CACHE_SECONDS = 1  # nginx/render.py's default, what production runs with
+METRICS_TOKEN = "metrics-token-for-the-scraper"
+SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy",
+                    "Permissions-Policy", "Strict-Transport-Security")
 PLAYLIST = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:42\n#EXTINF:2.0,\nindex42.ts\n"
 SEGMENT = b"\x47\x40\x00\x10" + bytes(range(184)) * 4 + b"\x47" * 188
 UNKNOWN_KEY = "0123456789abcdef"  # well formed, in no database row
@@ -48,6 +57,13 @@ class Stack:
     env: dict[str, str]
     media_root: Path
     cameras: dict[str, tuple[int, str]]  # name -> (id, media key)
+    credential: str
+    tmp: Path
+
+    def portal_hits(self, fragment: str) -> int:
+        """Requests gunicorn answered whose request line contains ``fragment``."""
+        log = self.tmp / "gunicorn-access.log"
+        return sum(1 for line in log.read_text().splitlines() if fragment in line) if log.exists() else 0
 
     def get(self, path: str, **headers: str) -> requests.Response:
         return requests.get(self.web.url(path), headers=headers, timeout=10, allow_redirects=False)
@@ -82,7 +98,7 @@ def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byt
     with log.open("ab") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{port}", "-w", "2",
-             "--graceful-timeout", "5"],
+             "--graceful-timeout", "5", "--access-logfile", str(log.with_name("gunicorn-access.log"))],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
         )
     url = f"http://127.0.0.1:{port}"
@@ -118,7 +134,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     database_url = f"sqlite:///{tmp / 'pantau.db'}"
 
     # migrate and seed through the app factory, as an operator's `pantau db upgrade` would
-    settings = make_settings(tmp, database_url=database_url, env="production", serve_media=False)
+    settings = make_settings(tmp, database_url=database_url, env="production", serve_media=False,
+                             public_url="https://cctv.kendarikota.go.id")
     app = migrated_app(settings)
     cameras: dict[str, tuple[int, str]] = {}
     with app.app_context():
@@ -127,6 +144,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for name, public in (("public", True), ("private", False), ("flip", True)):
             camera = add_camera(name=f"Kamera {name}", public=public)
             cameras[name] = (camera.id, camera.media_key)
+        credential = issue_credential("media-1")
         db.session.remove()
         db.engine.dispose()
     for _, key in cameras.values():
@@ -141,9 +159,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PANTAU_MEDIA_ROOT": str(media_root),
         "PANTAU_INSTANCE_PATH": str(tmp / "instance"),
         "PANTAU_SECRET_KEY": "front-door-test-secret",
-        "PANTAU_WORKER_TOKEN": WORKER_TOKEN,
+        "PANTAU_PUBLIC_URL": "https://cctv.kendarikota.go.id",
         "PANTAU_SERVE_MEDIA": "false",  # nginx serves media; the portal must not be what answers
         "PANTAU_TILE_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
+        "PANTAU_PROXY_COUNT": "1",  # nginx
+        "PANTAU_METRICS_NETWORKS": "127.0.0.2/32",  # not where the tests come from (127.0.0.1)
+        "PANTAU_METRICS_TOKEN": METRICS_TOKEN,
         "PYTHONUNBUFFERED": "1",
     }
     proc, gunicorn_url = start_gunicorn(env, tmp / "gunicorn.log")
@@ -151,7 +172,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with NginxServer(upstream=gunicorn_url.removeprefix("http://"), media_root=media_root,
                          runtime_dir=tmp / "nginx", nginx=nginx,
                          auth_cache_seconds=AUTH_CACHE_SECONDS) as web:
-            yield Stack(web=web, gunicorn_url=gunicorn_url, env=env, media_root=media_root, cameras=cameras)
+            yield Stack(web=web, gunicorn_url=gunicorn_url, env=env, media_root=media_root, cameras=cameras,
+                        credential=credential, tmp=tmp)
     finally:
         stop_gunicorn(proc)
 
@@ -257,3 +279,110 @@ def test_only_the_embeddable_player_may_be_framed_by_other_sites(stack: Stack) -
     for path in ("/", f"/kamera/{stack.id('public')}"):
         framed = stack.get(path).headers.get("X-Frame-Options", "")
         assert framed and {v.strip() for v in framed.split(",")} == {"SAMEORIGIN"}, path
+
+
+def header_counts(response: requests.Response) -> dict[str, int]:
+    raw = response.raw.headers  # urllib3 keeps repeated headers apart
+    return {name: len(raw.getlist(name)) for name in SECURITY_HEADERS}
+
+
+def test_each_security_header_once_through_nginx(stack: Stack) -> None:
+    key = stack.key("public")
+    for path in ("/", f"/kamera/{stack.id('public')}", "/kamera/2147483648", "/api/v1/cameras.geojson"):
+        response = stack.get(path)
+        counts = header_counts(response)
+        assert counts == dict.fromkeys(SECURITY_HEADERS, 1), (path, counts)  # production over https: HSTS too
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"], path
+    embed = stack.get(f"/embed/{stack.id('public')}")
+    assert header_counts(embed)["X-Frame-Options"] == 0
+    assert "frame-ancestors *" in embed.headers["Content-Security-Policy"]
+    for path in ("/static/css/pantau.css", "/static/vendor/htmx/htmx.min.js"):  # nginx's own
+        counts = header_counts(stack.get(path))
+        assert all(counts[name] == 1 for name in ("X-Content-Type-Options", "X-Frame-Options",
+                                                  "Referrer-Policy", "Content-Security-Policy")), (path, counts)
+    for path in (media_paths(key)["playlist"], media_paths(stack.key("private"))["playlist"],
+                 "/media/recordings/x.mp4"):
+        assert header_counts(stack.get(path))["X-Content-Type-Options"] == 1, path
+
+
+def test_auth_cache_is_keyed_on_the_camera_and_the_session_only(stack: Stack) -> None:
+    key = stack.key("public")
+    path = media_paths(key)["playlist"]
+    before = stack.portal_hits(f"/_auth/media/{key}")
+    for i in range(20):  # an attacker varying every other cookie and header
+        response = stack.get(path, Cookie=f"junk{i}={i}; lang=en", Authorization=f"Bearer {i}",
+                             **{"X-Whatever": str(i)})
+        assert response.status_code == 200
+    after = stack.portal_hits(f"/_auth/media/{key}")
+    assert after - before <= 2, "one portal question per cache lifetime"
+    stack.get(path, Cookie="pantau_session=someone-else")
+    wait_for(lambda: stack.portal_hits(f"/_auth/media/{key}") > after, timeout=5,
+             message="a new session is a new question to the portal")
+
+
+def test_metrics_and_worker_api_are_not_for_everyone(stack: Stack) -> None:
+    refused = stack.get("/metrics")
+    assert refused.status_code == 403 and "pantau_cameras" not in refused.text
+    allowed = stack.get("/metrics", Authorization=f"Bearer {METRICS_TOKEN}")
+    assert allowed.status_code == 200 and 'pantau_cameras{status="unknown"}' in allowed.text
+    auth = {"Authorization": f"Bearer {stack.credential}"}
+    ok = requests.get(stack.web.url("/api/worker/v1/ping"), headers=auth, timeout=10)
+    assert ok.status_code == 200 and ok.json()["worker"] == "media-1"
+
+
+def test_body_limits_agree_between_nginx_gunicorn_and_flask(stack: Stack) -> None:
+    assert Settings().max_body_bytes == 1024 * 1024 and MAX_SYNC_BODY_BYTES == 4 * 1024 * 1024
+    conf = stack.web.conf_path.read_text()
+    assert "client_max_body_size 1m;" in conf and "client_max_body_size 4m;" in conf
+    auth = {"Authorization": f"Bearer {stack.credential}", "Content-Type": "application/json"}
+    sync = stack.web.url("/api/worker/v1/sync")
+
+    def body(size: int) -> bytes:
+        return b'{"worker": {"hostname": "' + b"x" * (size - 40) + b'"}}'
+
+    under = requests.post(sync, data=body(MAX_SYNC_BODY_BYTES - 1000), headers=auth, timeout=30)
+    assert under.status_code == 400 and "worker.hostname" in under.json()["detail"], "reached Flask's bounds"
+    over = requests.post(sync, data=body(MAX_SYNC_BODY_BYTES + 1000), headers=auth, timeout=30)
+    assert over.status_code == 413 and over.json()["error"] == "payload_too_large"
+    page = requests.post(stack.web.url("/kamera"), data=b"x" * (1024 * 1024 + 1), timeout=30)
+    assert page.status_code == 413
+    # Flask says the same behind its own door (a request that reached gunicorn directly)
+    direct = requests.post(stack.gunicorn_url + "/api/worker/v1/sync", data=body(MAX_SYNC_BODY_BYTES + 1000),
+                           headers=auth, timeout=30)
+    assert direct.status_code == 413 and direct.json()["error"] == "payload_too_large"
+    long_line = stack.get("/kamera?q=" + "a" * 7000)
+    assert long_line.status_code == 400 and "Traceback" not in long_line.text
+
+
+def test_hostile_worker_requests_through_nginx_never_kill_a_gunicorn_worker(stack: Stack) -> None:
+    auth = {"Authorization": f"Bearer {stack.credential}", "Content-Type": "application/json"}
+    sync = stack.web.url("/api/worker/v1/sync")
+    camera = stack.id("public")
+    bodies = [
+        '{"worker": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"worker": {"name": "w\\ud800"}}',
+        '{"worker": {"capacity": 2147483648}}',
+        '{"worker": {"disk_free_bytes": 9223372036854775808}}',
+        json.dumps({"worker": {}, "cameras": [{"id": camera, "status": "error", "error": "rtsp://a:b@" * 1000}]}),
+        json.dumps({"worker": {}, "cameras": [{"id": camera, "status": "online",
+                                               "last_segment_at": "0001-01-01T00:00:00+01:00"}]}),
+        '{"worker": {"health": {"x": NaN}}}',
+    ]
+    for text in bodies:
+        response = requests.post(sync, data=text.encode(), headers=auth, timeout=30)
+        assert response.status_code == 400, (text[:60], response.status_code, response.text[:200])
+    assert requests.post(sync, json={"worker": {}}, headers=auth, timeout=30).status_code == 200
+    log = (stack.tmp / "gunicorn.log").read_text()
+    assert "WORKER TIMEOUT" not in log and "Traceback" not in log
+
+
+def test_worker_api_is_rate_limited(stack: Stack) -> None:
+    """Wrong credentials once drew about 1,400 answers a second; now the burst is answered, then 429."""
+    url = stack.web.url("/api/worker/v1/ping")
+    with requests.Session() as session:
+        codes = [session.get(url, headers={"Authorization": f"Bearer guess-{i}"}, timeout=10).status_code
+                 for i in range(60)]
+    assert codes.count(401) <= 30 and codes.count(429) >= 25, codes
+    limited = requests.get(url, headers={"Authorization": "Bearer guess"}, timeout=10)
+    if limited.status_code == 429:
+        assert limited.json() == {"error": "too_many_requests"}

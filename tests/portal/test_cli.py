@@ -29,7 +29,7 @@ def test_console_script_upgrades_and_manages_cameras(tmp_path: Path) -> None:
     assert up.returncode == 0, up.stderr
     add = subprocess.run(
         [pantau, "cameras", "add", "--name", "Nambo", "--lat", "-4.0353", "--lon", "122.6277",
-         "--source", "rtsp://admin:pw123@10.0.0.5:554/stream1", "--public", "--district", "Nambo"],
+         "--source", "rtsp://admin:pw123@127.0.0.1:9/stream1", "--public", "--district", "Nambo"],
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert add.returncode == 0, add.stderr
@@ -37,27 +37,36 @@ def test_console_script_upgrades_and_manages_cameras(tmp_path: Path) -> None:
     listed = subprocess.run([pantau, "cameras", "list"], env=env, capture_output=True, text=True, timeout=60)
     rows = json.loads(listed.stdout)
     assert rows[0]["name"] == "Nambo" and rows[0]["status"] == "unknown" and rows[0]["public"] is True
-    assert rows[0]["source"] == "rtsp://***@10.0.0.5:554/stream1"
+    assert rows[0]["source"] == "rtsp://***@127.0.0.1:9/stream1"
     assert "pw123" not in listed.stdout
 
 
 def test_cameras_set_remove_and_validation(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").exit_code == 0
     out = run(tmp_path, "cameras", "add", "--name", "A", "--lat", "-3.9", "--lon", "122.5",
-              "--source", "rtsp://cam.local/s1")
+              "--source", "rtsp://127.0.0.1:9/s1")
     cam = json.loads(out.output)
     assert cam["public"] is False and cam["enabled"] is True
     changed = json.loads(run(tmp_path, "cameras", "set", str(cam["id"]), "--public", "--retention-days", "7").output)
     assert changed["public"] is True and changed["retention_days"] == 7 and changed["name"] == "A"
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-93", "--lon", "122",
-                                   "--source", "rtsp://x/y"], env=_env(tmp_path))
+                                   "--source", "rtsp://127.0.0.1:9/y"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "latitude: must be between -90 and 90" in bad.output
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
                                    "--source", "/etc/passwd"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "source_url: must start with one of rtsp://" in bad.output
     bad = CliRunner().invoke(cli, ["cameras", "add", "--name", "B", "--lat", "-3", "--lon", "122",
-                                   "--source", "rtsp://u:p@h:99999/x"], env=_env(tmp_path))
+                                   "--source", "rtsp://u:p@127.0.0.1:99999/x"], env=_env(tmp_path))
     assert bad.exit_code == 2 and "not a valid URL" in bad.output and "u:p" not in bad.output
+    secret = run(tmp_path, "cameras", "add", "--name", "T", "--lat", "-3.9", "--lon", "122.5", "--source",
+                 "rtsp://127.0.0.1:8554/s?access_token=tok1&channel=2&PWD=pw2&sig=s1g;key=k3y",
+                 "--substream", "rtsp://127.0.0.1:8554/s2?auth=au7h&secret=s3c")
+    assert secret.exit_code == 0, secret.output
+    shown = run(tmp_path, "cameras", "list").output
+    for value in ("tok1", "pw2", "s1g", "k3y", "au7h", "s3c"):
+        assert value not in secret.output and value not in shown, value
+    assert "access_token=***" in shown and "channel=2" in shown
+    run(tmp_path, "cameras", "remove", str(json.loads(secret.output)["id"]))
     assert "archived camera" in run(tmp_path, "cameras", "remove", str(cam["id"])).output
     assert json.loads(run(tmp_path, "cameras", "list").output) == []
     archived = json.loads(run(tmp_path, "cameras", "list", "--archived").output)
@@ -112,7 +121,7 @@ def test_owner_agency_permission_and_archived_holds(tmp_path: Path) -> None:
         db.session.commit()
         db.engine.dispose()
     cam = json.loads(run(tmp_path, "cameras", "add", "--name", "Simpang Polda", "--lat", "-3.9", "--lon", "122.5",
-                         "--source", "rtsp://cam.local/s1", "--agency", "polda", "--owner-forbids-public").output)
+                         "--source", "rtsp://127.0.0.1:9/s1", "--agency", "polda", "--owner-forbids-public").output)
     refused = CliRunner().invoke(cli, ["cameras", "set", str(cam["id"]), "--public"], env=_env(tmp_path))
     assert refused.exit_code == 2 and "owner agency does not allow" in refused.output
     allowed = run(tmp_path, "cameras", "set", str(cam["id"]), "--owner-allows-public")
@@ -135,4 +144,30 @@ def test_owner_agency_permission_and_archived_holds(tmp_path: Path) -> None:
         assert db.session.query(LegalHold).count() == 1 and db.session.query(RecordingSegment).count() == 1
         db.engine.dispose()
     log = run(tmp_path, "audit", "export").output
-    assert "izin Polda" in log and "camera.archive" in log and "cam.local" in log
+    assert "izin Polda" in log and "camera.archive" in log and "127.0.0.1:9/s1" in log
+
+
+def test_workers_add_list_revoke(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").exit_code == 0
+    added = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path), catch_exceptions=False)
+    assert added.exit_code == 0, added.output
+    credential = added.stdout.strip()
+    assert credential.startswith("pantau_w1_") and "shown once" in added.stderr
+    again = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path))
+    assert again.exit_code == 2 and "has a credential already" in again.output
+    listed = json.loads(run(tmp_path, "workers", "list").output)
+    assert listed[0]["name"] == "media-1" and listed[0]["credential"] == "active"
+    assert listed[0]["last_seen_at"] is None and listed[0]["alive"] is False
+    assert credential not in run(tmp_path, "workers", "list").output
+    file = tmp_path / "media-2.credential"
+    written = CliRunner().invoke(cli, ["workers", "add", "media-2", "--credential-file", str(file)],
+                                 env=_env(tmp_path), catch_exceptions=False)
+    assert written.exit_code == 0 and file.read_text().startswith("pantau_w1_")
+    assert file.read_text().strip() not in written.output and file.stat().st_mode & 0o777 == 0o600
+    assert "credential revoked" in run(tmp_path, "workers", "revoke", "media-1").output
+    listed = {w["name"]: w for w in json.loads(run(tmp_path, "workers", "list").output)}
+    assert listed["media-1"]["credential"] == "revoked" and listed["media-2"]["credential"] == "active"
+    reissued = CliRunner().invoke(cli, ["workers", "add", "media-1"], env=_env(tmp_path), catch_exceptions=False)
+    assert reissued.exit_code == 0 and reissued.stdout.strip() != credential
+    missing = CliRunner().invoke(cli, ["workers", "revoke", "nobody"], env=_env(tmp_path))
+    assert missing.exit_code == 2 and "no worker named" in missing.output

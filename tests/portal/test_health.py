@@ -7,12 +7,11 @@ import datetime as dt
 from flask.testing import FlaskClient
 
 from portal.models import Worker, db
-from tests.conftest import WORKER_TOKEN, add_camera
-
-AUTH = {"Authorization": f"Bearer {WORKER_TOKEN}"}
+from tests.conftest import WorkerAuth, add_camera
 
 
-def test_health_counts_cameras_and_workers(client: FlaskClient) -> None:
+def test_health_counts_cameras_and_workers(client: FlaskClient, worker_auth: WorkerAuth) -> None:
+    auth = worker_auth("media-1")
     a = add_camera(name="A")
     add_camera(name="B")
     add_camera(name="C", enabled=False)
@@ -21,9 +20,9 @@ def test_health_counts_cameras_and_workers(client: FlaskClient) -> None:
                    "health": {"restarts_total": 4}},
         "cameras": [],
     }
-    client.post("/api/worker/v1/sync", json=body, headers=AUTH)
+    client.post("/api/worker/v1/sync", json=body, headers=auth)
     body["cameras"] = [{"id": a.id, "status": "online"}]
-    client.post("/api/worker/v1/sync", json=body, headers=AUTH)
+    client.post("/api/worker/v1/sync", json=body, headers=auth)
     text = client.get("/metrics").get_data(as_text=True)
     assert 'pantau_cameras{status="online"} 1' in text
     assert 'pantau_cameras{status="unknown"} 1' in text

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from portal.models import Camera, CameraLease, db
-from tests.conftest import WORKER_TOKEN, make_settings, migrated_app
-
-AUTH = {"Authorization": f"Bearer {WORKER_TOKEN}"}
+from tests.conftest import issue_credential, make_settings, migrated_app
 
 
 @pytest.mark.postgres
@@ -20,9 +18,11 @@ def test_concurrent_syncs_lease_each_camera_to_exactly_one_worker(tmp_path: Path
     app = migrated_app(make_settings(tmp_path, database_url=pg_url, lease_seconds=30))
     with app.app_context():
         db.session.add_all(
-            Camera(name=f"c{i}", latitude=-3.9, longitude=122.5, source_url=f"rtsp://cam{i}/s") for i in range(40)
+            Camera(name=f"c{i}", latitude=-3.9, longitude=122.5, source_url=f"rtsp://127.0.0.1:9/cam{i}")
+            for i in range(40)
         )
         db.session.commit()
+        auth = {name: {"Authorization": f"Bearer {issue_credential(name)}"} for name in (f"w{i}" for i in range(4))}
 
     workers = [f"w{i}" for i in range(4)]
     results: dict[str, list[int]] = {}
@@ -33,10 +33,10 @@ def test_concurrent_syncs_lease_each_camera_to_exactly_one_worker(tmp_path: Path
         try:
             client = app.test_client()
             # Everyone announces itself first, so fair shares are computed over four workers.
-            client.post("/api/worker/v1/sync", json={"worker": {"name": name, "capacity": 0}}, headers=AUTH)
+            client.post("/api/worker/v1/sync", json={"worker": {"name": name, "capacity": 0}}, headers=auth[name])
             barrier.wait(timeout=30)
             for _ in range(3):
-                response = client.post("/api/worker/v1/sync", json={"worker": {"name": name}}, headers=AUTH)
+                response = client.post("/api/worker/v1/sync", json={"worker": {"name": name}}, headers=auth[name])
                 assert response.status_code == 200, response.data
                 results[name] = [c["id"] for c in response.json["cameras"]]
         except BaseException as exc:  # noqa: BLE001  (reported below)
@@ -66,7 +66,7 @@ def test_concurrent_syncs_lease_each_camera_to_exactly_one_worker(tmp_path: Path
     client = app.test_client()
     taken: list[int] = []
     for name in workers[1:]:
-        response = client.post("/api/worker/v1/sync", json={"worker": {"name": name}}, headers=AUTH)
+        response = client.post("/api/worker/v1/sync", json={"worker": {"name": name}}, headers=auth[name])
         taken += [c["id"] for c in response.json["cameras"]]
     assert sorted(taken) == list(range(1, 41))
     with app.app_context():

@@ -42,9 +42,16 @@ def test_production_needs_its_secrets() -> None:
         Settings.from_env({"PANTAU_ENV": "production"})
     with pytest.raises(SettingsError, match="PANTAU_LEASE_SECONDS must be a number"):
         Settings.from_env({"PANTAU_LEASE_SECONDS": "soon"})
-    ok = Settings.from_env({"PANTAU_ENV": "production", "PANTAU_SECRET_KEY": "k", "PANTAU_WORKER_TOKEN": "t",
+    with pytest.raises(SettingsError, match="PANTAU_PUBLIC_URL is required"):
+        Settings.from_env({"PANTAU_ENV": "production", "PANTAU_SECRET_KEY": "k", "PANTAU_DATABASE_URL": "sqlite://"})
+    ok = Settings.from_env({"PANTAU_ENV": "production", "PANTAU_SECRET_KEY": "k", "PANTAU_PUBLIC_URL": "https://x.id/",
                             "PANTAU_DATABASE_URL": "sqlite://", "PANTAU_SERVE_MEDIA": "no"})
-    assert ok.serve_media is False and ok.env == "production"
+    assert ok.serve_media is False and ok.env == "production" and ok.public_url == "https://x.id"
+    for bad in ("ftp://x.id", "https://", "https://x.id/?q=1", "https://u:p@x.id", "x.id"):
+        with pytest.raises(SettingsError, match="PANTAU_PUBLIC_URL must be"):
+            Settings.from_env({"PANTAU_PUBLIC_URL": bad})
+    with pytest.raises(SettingsError, match="PANTAU_METRICS_NETWORKS"):
+        Settings.from_env({"PANTAU_METRICS_NETWORKS": "127.0.0.1/8, everywhere"})
 
 
 @pytest.mark.postgres

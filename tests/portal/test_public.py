@@ -54,7 +54,7 @@ def test_camera_page_plays_public_and_hides_private(app: Flask, client: FlaskCli
     priv = add_camera(name="Rahasia", public=False)
     page = client.get(f"/kamera/{pub.id}").get_data(as_text=True)
     assert f"/media/hls/{pub.media_key}/index.m3u8" in page and "hls.min.js" in page
-    assert "s3cret" not in page and "10.9.8.7" not in page
+    assert "s3cret" not in page and "kadia-s1" not in page
     assert client.get(f"/kamera/{priv.id}").status_code == 404
     assert client.get("/kamera/9999").status_code == 404
 

@@ -23,7 +23,7 @@ def test_csv_lists_public_cameras_only_without_secrets(client: FlaskClient) -> N
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     text = response.get_data(as_text=True)
-    assert "s3cret" not in text and "rtsp" not in text and "10.9.8.7" not in text and "Rahasia" not in text
+    assert "s3cret" not in text and "rtsp" not in text and "kadia-s1" not in text and "Rahasia" not in text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 1
     row = rows[0]
@@ -37,7 +37,7 @@ def test_csv_lists_public_cameras_only_without_secrets(client: FlaskClient) -> N
 
 
 def test_csv_cells_never_run_as_spreadsheet_formulas(client: FlaskClient) -> None:
-    add_camera(name="=HYPERLINK(\"http://evil\")", description="+1")
+    add_camera(name="=HYPERLINK(\"http://evil.example\")", description="+1")
     row = next(csv.DictReader(io.StringIO(client.get("/api/v1/cameras.csv").get_data(as_text=True))))
     assert row["name"].startswith("'=") and row["description"] == "'+1"
 

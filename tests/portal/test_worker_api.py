@@ -1,34 +1,107 @@
-"""The worker API: tokens, leases, status, segments and legal holds."""
+"""The worker API: credentials, leases, status, segments and legal holds."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.models import Camera, CameraLease, CameraStatus, LegalHold, RecordingSegment, Worker, db
-from tests.conftest import WORKER_TOKEN, add_camera
+from portal.workers import credentials
+from tests.conftest import WorkerAuth, add_camera
 
-AUTH = {"Authorization": f"Bearer {WORKER_TOKEN}"}
+_auth = WorkerAuth()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_credentials(app: Flask) -> None:
+    _auth.credentials.clear()
 
 
 def sync(client: FlaskClient, name: str = "w1", **body: object):  # type: ignore[no-untyped-def]
     payload = {"worker": {"name": name, "capacity": 200}, **body}
-    return client.post("/api/worker/v1/sync", json=payload, headers=AUTH)
+    return client.post("/api/worker/v1/sync", json=payload, headers=_auth(name))
 
 
-def test_missing_or_wrong_token_is_refused(client: FlaskClient) -> None:
+def test_missing_wrong_or_revoked_credential_is_refused(client: FlaskClient) -> None:
     add_camera()
     body = {"worker": {"name": "w1"}}
-    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": WORKER_TOKEN}):
+    good = _auth("w1")
+    token = good["Authorization"].split()[1]
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": token},
+                    {"Authorization": "Bearer " + token[:-1]}, {"Authorization": "Bearer " + token + "x" * 300}):
         response = client.post("/api/worker/v1/sync", json=body, headers=headers)
         assert response.status_code == 401
         assert response.json == {"error": "unauthorized"}
         assert b"s3cret" not in response.data
     assert client.get("/api/worker/v1/ping").status_code == 401
-    assert client.get("/api/worker/v1/ping", headers=AUTH).json == {"api_version": 1}
-    assert db.session.query(Worker).count() == 0
+    assert client.get("/api/worker/v1/ping", headers=good).json == {"api_version": 1, "worker": "w1"}
+    assert db.session.query(Worker).one().last_seen_at < dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    assert sync(client, "w1").status_code == 200
+    credentials.revoke("w1")
+    db.session.commit()
+    assert client.post("/api/worker/v1/sync", json=body, headers=good).status_code == 401
+
+
+def test_only_the_hash_of_a_credential_is_stored(client: FlaskClient) -> None:
+    token = _auth("w1")["Authorization"].split()[1]
+    row = db.session.query(Worker).one()
+    assert token.startswith("pantau_w1_") and len(token) > 40
+    assert row.credential_hash == hashlib.sha256(token.encode()).hexdigest()
+    dumped = json.dumps([str(v) for v in row.__dict__.values()])
+    assert token not in dumped
+
+
+def test_a_sync_speaks_only_for_the_worker_whose_credential_it_carries(client: FlaskClient) -> None:
+    cam = add_camera()
+    assert [c["id"] for c in sync(client, "w1").json["cameras"]] == [cam.id]
+    # w2's credential with w1's name in the body: it is w2 speaking, and w1's camera stays w1's
+    response = client.post("/api/worker/v1/sync", json={"worker": {"name": "w1"}}, headers=_auth("w2"))
+    assert response.status_code == 200
+    assert response.json["worker_name"] == "w2" and response.json["cameras"] == []
+    assert "s3cret" not in response.get_data(as_text=True)
+    assert db.session.get(CameraLease, cam.id).worker.name == "w1"
+    assert {w.name for w in db.session.query(Worker)} == {"w1", "w2"}
+
+
+def test_statuses_segments_and_deletions_only_for_what_the_worker_holds(client: FlaskClient) -> None:
+    mine, theirs = add_camera(name="Mine"), add_camera(name="Theirs")
+    sync(client, "w1")
+    sync(client, "w2")
+    db.session.query(CameraLease).delete()
+    db.session.add_all([
+        CameraLease(camera_id=mine.id, worker_id=db.session.query(Worker).filter_by(name="w1").one().id,
+                    expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)),
+        CameraLease(camera_id=theirs.id, worker_id=db.session.query(Worker).filter_by(name="w2").one().id,
+                    expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)),
+    ])
+    db.session.commit()
+    t0 = dt.datetime(2026, 11, 22, 5, 0, tzinfo=dt.UTC)
+
+    def seg(cam_id: int, name: str) -> dict[str, object]:
+        return {"camera_id": cam_id, "path": f"recordings/{cam_id}/{name}.mp4", "start": t0.isoformat(),
+                "end": (t0 + dt.timedelta(minutes=1)).isoformat(), "bytes": 10}
+
+    w2 = sync(client, "w2", segments=[seg(theirs.id, "a")])
+    assert w2.json["acknowledged_segments"] == 1
+    response = sync(client, "w1", cameras=[{"id": theirs.id, "status": "error"}, {"id": mine.id, "status": "online"}],
+                    segments=[seg(theirs.id, "forged"), seg(mine.id, "b")],
+                    deleted_segments=[f"recordings/{theirs.id}/a.mp4"])
+    assert response.status_code == 200
+    assert response.json["acknowledged_segments"] == 1 and response.json["refused_segments"] == 1
+    assert [c["id"] for c in response.json["cameras"]] == [mine.id]
+    assert db.session.get(CameraStatus, theirs.id) is None
+    assert db.session.get(CameraStatus, mine.id).status == "online"
+    paths = {s.path: s for s in db.session.query(RecordingSegment)}
+    assert f"recordings/{theirs.id}/forged.mp4" not in paths
+    assert paths[f"recordings/{theirs.id}/a.mp4"].deleted_at is None, "w1 cannot delete w2's segment"
+    assert sync(client, "w2", deleted_segments=[f"recordings/{theirs.id}/a.mp4"]).status_code == 200
+    db.session.expire_all()
+    assert db.session.query(RecordingSegment).filter_by(path=f"recordings/{theirs.id}/a.mp4").one().deleted_at
 
 
 def test_sync_leases_enabled_cameras_with_secrets_only_to_the_worker(client: FlaskClient) -> None:
@@ -38,7 +111,7 @@ def test_sync_leases_enabled_cameras_with_secrets_only_to_the_worker(client: Fla
     assert response.status_code == 200
     data = response.json
     assert [c["id"] for c in data["cameras"]] == [cam.id]
-    assert data["cameras"][0]["source_url"] == "rtsp://admin:s3cret@10.9.8.7/s1"
+    assert data["cameras"][0]["source_url"] == "rtsp://admin:s3cret@127.0.0.1:9/kadia-s1"
     assert data["cameras"][0]["key"] == cam.media_key
     expires = dt.datetime.fromisoformat(data["lease_expires_at"])
     assert dt.timedelta(seconds=25) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=30)
@@ -105,8 +178,8 @@ def test_status_is_stored_redacted_and_only_for_leased_cameras(client: FlaskClie
     db.session.commit()
     ids = {c["id"] for c in sync(client, "w1").json["cameras"]}
     cameras = [
-        {"id": cam.id, "status": "error", "state": "backoff", "error": "401 for rtsp://admin:s3cret@10.9.8.7/s1",
-         "stderr_tail": ["Opening rtsp://admin:s3cret@10.9.8.7/s1?password=hunter2 failed"],
+        {"id": cam.id, "status": "error", "state": "backoff", "error": "401 for rtsp://admin:s3cret@127.0.0.1:9/kadia-s1",
+         "stderr_tail": ["Opening rtsp://admin:s3cret@127.0.0.1:9/kadia-s1?password=hunter2 failed"],
          "fps": 25, "codec": "h264", "width": 1280, "height": 720, "restarts_last_hour": 2},
     ]
     if other.id not in ids:
@@ -123,19 +196,20 @@ def test_status_is_stored_redacted_and_only_for_leased_cameras(client: FlaskClie
 
 
 def test_bad_payloads_get_clear_errors_and_change_nothing(client: FlaskClient) -> None:
+    auth = _auth("w")
     cases = [
         ("not json", {"Content-Type": "application/json"}),
         (json.dumps([1, 2]), {"Content-Type": "application/json"}),
-        (json.dumps({"worker": {}}), {"Content-Type": "application/json"}),
+        (json.dumps({"worker": []}), {"Content-Type": "application/json"}),
         (json.dumps({"worker": {"name": "w", "capacity": "many"}}), {"Content-Type": "application/json"}),
         (json.dumps({"worker": {"name": "w"}, "segments": [{"camera_id": 1, "path": "../x", "start": "x"}]}),
          {"Content-Type": "application/json"}),
     ]
     for body, headers in cases:
-        response = client.post("/api/worker/v1/sync", data=body, headers={**AUTH, **headers})
+        response = client.post("/api/worker/v1/sync", data=body, headers={**auth, **headers})
         assert response.status_code == 400, body
         assert response.json["error"] == "bad_request" and response.json["detail"]
-    assert db.session.query(Worker).count() == 0
+    assert db.session.query(Worker).one().hostname == "", "nothing stored"
 
 
 def test_segments_are_indexed_once_and_held_ones_are_named(client: FlaskClient) -> None:
@@ -188,7 +262,7 @@ def test_status_changes_leave_a_history(client: FlaskClient) -> None:
     from portal.models import CameraEvent
 
     cam = add_camera()
-    states = [("online", None, 0), ("error", "Connection refused rtsp://admin:s3cret@10.9.8.7/s1", 1),
+    states = [("online", None, 0), ("error", "Connection refused rtsp://admin:s3cret@127.0.0.1:9/s1", 1),
               ("online", None, 1), ("online", None, 2)]
     for status, error, restarts in states:
         item = {"id": cam.id, "status": status, "restarts_last_hour": restarts}

@@ -65,7 +65,7 @@ class Progress:
         return self.value
 
 
-SPEC = CameraSpec(id=7, key="00000abc", source_url="rtsp://admin:s3cret@10.0.0.5/stream1")
+SPEC = CameraSpec(id=7, key="00000abc", source_url="rtsp://admin:s3cret@127.0.0.1:9/stream1")
 
 
 def make_camera(timing: Timing | None = None, spec: CameraSpec = SPEC, argv=None):  # type: ignore[no-untyped-def]

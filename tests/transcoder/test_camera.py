@@ -123,7 +123,7 @@ def test_restart_budget_per_hour_then_failed_until_the_hour_frees_a_slot() -> No
 def test_process_that_exits_is_offline_with_the_reason_and_credentials_removed() -> None:
     camera, factory, progress, _ = make_camera(T)
     now = run_until_running(camera, progress)
-    factory.last.stderr = ["[tcp @ 0x1] [error] Connection to tcp://admin:s3cret@10.0.0.5:554 failed: refused"]
+    factory.last.stderr = ["[tcp @ 0x1] [error] Connection to tcp://admin:s3cret@127.0.0.1:9 failed: refused"]
     factory.last.code = 1
     camera.transition(now + 1)
     assert camera.state is State.BACKOFF and camera.status == "offline"
@@ -198,11 +198,11 @@ def test_changed_assignment_restarts_with_the_new_source() -> None:
     camera.update(SPEC, now)  # same spec: nothing happens
     camera.transition(now + 0.5)
     assert camera.state is State.RUNNING and len(factory.started) == 1
-    new = CameraSpec(id=7, key="00000abc", source_url="rtsp://10.0.0.6/stream1")
+    new = CameraSpec(id=7, key="00000abc", source_url="rtsp://127.0.0.1:10/stream1")
     camera.update(new, now + 1)
     assert camera.state is State.STOPPING
     camera.transition(now + 1.1)
-    assert camera.state is State.STARTING and factory.last.argv[2] == "rtsp://10.0.0.6/stream1"
+    assert camera.state is State.STARTING and factory.last.argv[2] == "rtsp://127.0.0.1:10/stream1"
 
 
 def test_hevc_camera_is_restarted_once_with_the_hevc_layout() -> None:

@@ -14,7 +14,7 @@ OUT = OutputSettings(segment_seconds=2, hls_list_size=6, record_segment_seconds=
 
 
 def spec(**kw: object) -> CameraSpec:
-    base: dict[str, object] = {"id": 3, "key": "00000ab3", "source_url": "rtsp://u:p@10.0.0.5:554/s1"}
+    base: dict[str, object] = {"id": 3, "key": "00000ab3", "source_url": "rtsp://u:p@127.0.0.1:9/s1"}
     base.update(kw)
     return CameraSpec.from_api(base)
 
@@ -25,7 +25,7 @@ def option(argv: list[str], name: str) -> list[str]:
 
 def test_reads_the_camera_once_and_copies_video() -> None:
     argv = build_argv("ffmpeg", spec(), OUT, ROOT)
-    assert option(argv, "-i") == ["rtsp://u:p@10.0.0.5:554/s1"]
+    assert option(argv, "-i") == ["rtsp://u:p@127.0.0.1:9/s1"]
     assert option(argv, "-c:v") == ["copy", "copy"], "live HLS and recording copy the video"
     assert "libx264" not in argv
     for flag, value in [("-rtsp_transport", "tcp"), ("-timeout", "10000000"), ("-fflags", "+genpts+discardcorrupt"),
@@ -48,7 +48,7 @@ def test_outputs_live_hls_recording_and_snapshot() -> None:
     assert "/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4" in argv
     assert "empty_moov" in option(argv, "-segment_format_options")[0], "a killed ffmpeg leaves playable files"
     assert argv[-1] == "/srv/media/snapshots/00000ab3.jpg"
-    assert option(argv, "-vf")[0].startswith("fps=1/5")
+    assert option(argv, "-filter_complex") == ["[0:v:0]fps=1/5[s0];[s0]scale=640:-2[s1]"], "a snapshot every 5 s"
     assert option(argv, "-skip_frame:v") == ["nokey"], "only keyframes are decoded, for the snapshot"
     assert option(argv, "-atomic_writing") == ["1"]
 
@@ -65,13 +65,22 @@ def test_no_recording_means_no_segment_output() -> None:
     assert "segment" not in option(argv, "-f")
 
 
+def test_global_options_come_first_and_each_output_ends_with_its_path() -> None:
+    argv = build_argv("ffmpeg", spec(), OUT, ROOT)
+    assert argv[:4] == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats"], "global options before any input"
+    outputs = [a for a in argv if a.startswith("/srv/media/") and "%" not in a or a.endswith("%Y%m%dT%H%M%SZ.mp4")]
+    assert outputs[-3:] == ["/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4", "/srv/media/hls/00000ab3/index.m3u8",
+                            "/srv/media/snapshots/00000ab3.jpg"]
+
+
 def test_substream_feeds_live_and_snapshot_main_feeds_recording() -> None:
-    argv = build_argv("ffmpeg", spec(substream_url="rtsp://u:p@10.0.0.5:554/s2"), OUT, ROOT)
-    assert option(argv, "-i") == ["rtsp://u:p@10.0.0.5:554/s1", "rtsp://u:p@10.0.0.5:554/s2"]
+    argv = build_argv("ffmpeg", spec(substream_url="rtsp://u:p@127.0.0.1:9/s2"), OUT, ROOT)
+    assert option(argv, "-i") == ["rtsp://u:p@127.0.0.1:9/s1", "rtsp://u:p@127.0.0.1:9/s2"]
     maps = option(argv, "-map")
-    assert maps == ["1:v:0", "0:v:0", "1:v:0"]  # live, recording, snapshot
+    assert maps == ["0:v:0", "1:v:0", "[s1]"]  # recording (main), live (substream), snapshot (filtered)
+    assert option(argv, "-filter_complex")[0].startswith("[1:v:0]fps="), "the snapshot decodes the substream"
     # the keyframe-only decoder applies to the substream, the one the snapshot decodes
-    assert argv.index("-skip_frame:v") > argv.index("rtsp://u:p@10.0.0.5:554/s1")
+    assert argv.index("-skip_frame:v") > argv.index("rtsp://u:p@127.0.0.1:9/s1")
 
 
 def test_hevc_is_copied_into_fmp4_tagged_hvc1() -> None:
@@ -80,7 +89,8 @@ def test_hevc_is_copied_into_fmp4_tagged_hvc1() -> None:
     assert option(argv, "-c:v") == ["copy", "copy"]
 
 
-@pytest.mark.parametrize("url", ["gopher://x/", "ftp://cam/a", "concat:a|b", "-i", "rtsp://", "rtsp://x/\nfoo",
+@pytest.mark.parametrize("url", ["gopher://127.0.0.1/", "ftp://127.0.0.1/a", "concat:a|b", "-i", "rtsp://",
+                                 "rtsp://127.0.0.1:9/\nfoo",
                                  "/etc/passwd", "file:///etc/passwd", "subfile,,start,0,end,0,,:/etc/passwd"])
 def test_refuses_anything_but_camera_protocols(url: str) -> None:
     with pytest.raises(SourceRefused) as err:
@@ -102,11 +112,11 @@ def test_file_sources_only_in_demo_mode_and_looped(tmp_path: Path) -> None:
 
 def test_spec_validation_and_repr_without_secrets() -> None:
     with pytest.raises(ValueError):
-        CameraSpec.from_api({"id": "1", "key": "k", "source_url": "rtsp://x/"})
+        CameraSpec.from_api({"id": "1", "key": "k", "source_url": "rtsp://127.0.0.1:9/"})
     with pytest.raises(ValueError):
-        CameraSpec.from_api({"id": 1, "key": "../etc", "source_url": "rtsp://x/"})
+        CameraSpec.from_api({"id": 1, "key": "../etc", "source_url": "rtsp://127.0.0.1:9/"})
     s = spec()
-    assert "p@" not in repr(s) and "10.0.0.5" not in repr(s)
+    assert "p@" not in repr(s) and "127.0.0.1:9" not in repr(s)
     assert spec(audio="mp3").audio == "drop"
 
 

@@ -23,14 +23,14 @@ def alive(pid: int) -> bool:
 
 
 def test_stderr_is_read_without_blocking_and_credentials_removed() -> None:
-    script = ("import sys,time; sys.stderr.write('[error] rtsp://admin:pw@cam/x refused\\n'); "
+    script = ("import sys,time; sys.stderr.write('[error] rtsp://admin:pw@127.0.0.1:9/x refused\\n'); "
               "sys.stderr.flush(); time.sleep(30)")
     proc = FFmpegProcess([sys.executable, "-c", script], os.environ)
     try:
         proc.read_stderr()  # never blocks, even before the child wrote anything
         log = StderrLog(secrets=("pw",))
         wait_for(lambda: log.feed(proc.read_stderr()) or log.lines, timeout=10, message="no stderr")
-        assert log.tail() == ["[error] rtsp://***@cam/x refused"]
+        assert log.tail() == ["[error] rtsp://***@127.0.0.1:9/x refused"]
         assert os.getsid(proc.pid) == proc.pid, "ffmpeg runs in its own session"
     finally:
         proc.kill()
@@ -58,7 +58,7 @@ def test_children_die_with_a_sigkilled_parent() -> None:
 def test_stream_info_is_parsed_from_the_input_section() -> None:
     log = StderrLog()
     log.feed([
-        "[info] Input #0, rtsp, from 'rtsp://cam/x':",
+        "[info] Input #0, rtsp, from 'rtsp://127.0.0.1:9/x':",
         "[info]   Stream #0:0: Video: h264 (High), yuv420p(progressive), 1280x720 [SAR 1:1 DAR 16:9], 25 fps, 25 tbr",
         "[info] Output #0, hls, to 'index.m3u8':",
         "[info]   Stream #0:0: Video: mjpeg, yuvj420p, 640x360, 0.20 fps",

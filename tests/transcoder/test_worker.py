@@ -29,13 +29,13 @@ class FakePortal:
                 "settings": self.settings, "cameras": self.cameras, "held_segments": []}
 
 
-def cam(i: int, url: str = "rtsp://u:pw@10.0.0.9/s") -> dict[str, Any]:
+def cam(i: int, url: str = "rtsp://u:pw@127.0.0.1:9/s") -> dict[str, Any]:
     return {"id": i, "key": f"{i:08x}", "source_url": url, "recording": True, "audio": "drop", "retention_days": 30}
 
 
 @pytest.fixture()
 def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
                                     "PANTAU_WORKER_NAME": "w1", "PANTAU_WORKER_METRICS": "off"})
     portal, factory = FakePortal(), Factory()
     worker = Worker(config, client=portal, factory=factory, ffmpeg="ffmpeg")  # type: ignore[arg-type]
@@ -47,8 +47,8 @@ def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
 def settle(worker: Worker, now: float) -> None:
     """One turn, then wait for the sync it sent and take its answer in a second turn at the same time."""
     worker.tick(now)
-    if worker._sync is not None:
-        worker._sync.exception(timeout=5)
+    if worker.sync.future is not None:
+        worker.sync.future.exception(timeout=5)
     worker.tick(now)
 
 
@@ -101,20 +101,45 @@ def test_segments_are_resent_until_acknowledged(setup, tmp_path: Path) -> None: 
     assert worker.pending_segments == []
 
 
-def test_cameras_stop_when_the_lease_runs_out_without_a_sync(setup) -> None:  # type: ignore[no-untyped-def]
+def test_cameras_outlive_an_unreachable_portal_for_the_grace_time(setup) -> None:  # type: ignore[no-untyped-def]
     worker, portal, factory = setup
     portal.cameras = [cam(1)]
     settle(worker, 0)
     worker.tick(0.5)
     portal.down = True
-    for t in range(1, 30):
+    for t in range(1, 600, 7):  # the lease (30 s) runs out at 30 s; the grace (600 s) keeps the camera
         settle(worker, t)
-        assert worker.cameras[1].want_running, "kept running while the lease lasts"
-    settle(worker, 31)
-    worker.tick(31.5)
-    worker.tick(32)
+        assert worker.cameras[1].want_running, f"kept running {t} s into a portal outage"
+    assert worker.sync.in_grace(599)
+    portal.down = False  # the portal is back within the grace: everything goes on, and gets reported
+    settle(worker, 600)
+    assert worker.cameras[1].want_running and not worker.sync.in_grace(600)
+    assert portal.bodies[-1]["cameras"][0]["id"] == 1
+    portal.down = True
+    for t in range(601, 635, 2):
+        settle(worker, t)
+    assert worker.cameras[1].want_running
+    settle(worker, 600 + 30 + 601)  # lease and grace both gone: stop
+    worker.tick(1232)
+    worker.tick(1233)
     assert worker.cameras == {} and factory.last.signals == ["TERM"]
     assert worker.figures.sync_failures_total >= 5
+
+
+def test_a_portal_that_refuses_the_worker_stops_its_cameras_at_once(setup) -> None:  # type: ignore[no-untyped-def]
+    worker, portal, factory = setup
+    portal.cameras = [cam(1)]
+    settle(worker, 0)
+    worker.tick(0.5)
+
+    def refuse(body: dict[str, Any]) -> dict[str, Any]:
+        raise SyncError("portal answered 401 unauthorized", status=401)
+
+    portal.sync = refuse  # type: ignore[method-assign]
+    settle(worker, 5)
+    worker.tick(5.5)
+    worker.tick(6)
+    assert worker.cameras == {} and factory.last.signals == ["TERM"], "a revoked worker runs nothing"
 
 
 def test_health_and_prometheus_text(setup) -> None:  # type: ignore[no-untyped-def]
@@ -130,13 +155,21 @@ def test_health_and_prometheus_text(setup) -> None:  # type: ignore[no-untyped-d
     assert "# TYPE pantau_worker_disk_free_bytes gauge" in text
 
 
-def test_config_from_env() -> None:
-    with pytest.raises(ConfigError, match="PANTAU_WORKER_TOKEN"):
+def test_config_from_env(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PANTAU_WORKER_CREDENTIAL or PANTAU_WORKER_CREDENTIAL_FILE is required"):
         WorkerConfig.from_env({})
+    with pytest.raises(ConfigError, match="shared PANTAU_WORKER_TOKEN is gone"):
+        WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "shared"})
     with pytest.raises(ConfigError, match="PANTAU_PORTAL_URL"):
-        WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_PORTAL_URL": "ftp://x"})
+        WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_PORTAL_URL": "ftp://x"})
     with pytest.raises(ConfigError, match="PANTAU_WORKER_CAPACITY"):
-        WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "t", "PANTAU_WORKER_CAPACITY": "many"})
-    config = WorkerConfig.from_env({"PANTAU_WORKER_TOKEN": "tok", "PANTAU_WORKER_METRICS": "0.0.0.0:9100"})
+        WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_WORKER_CAPACITY": "many"})
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "tok", "PANTAU_WORKER_METRICS": "0.0.0.0:9100"})
     assert (config.metrics_host, config.metrics_port) == ("0.0.0.0", 9100)
     assert "tok" not in repr(config)
+    secret = tmp_path / "credential"
+    secret.write_text("pantau_w1_from-a-file\n")
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL_FILE": str(secret)})
+    assert config.credential == "pantau_w1_from-a-file" and "from-a-file" not in repr(config)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL_FILE": str(tmp_path / "missing")})
