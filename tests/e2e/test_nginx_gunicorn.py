@@ -393,7 +393,7 @@ def test_worker_api_is_rate_limited(stack: Stack) -> None:
 
 class Browserless:
     """A person's session through nginx without a browser: carries the pantau_session cookie by hand (it is
-    Secure in production, which a plain HTTP client would not send back over http://127.0.0.1)."""
+    Secure in production, which a plain HTTP client would not send back over plain HTTP to loopback)."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
