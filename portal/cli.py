@@ -208,7 +208,7 @@ def workers_add(name: str, credential_file: str | None) -> None:
         credential = credentials.issue(name)
     except credentials.CredentialError as exc:
         raise click.UsageError(str(exc)) from None
-    record("worker.credential.issue", actor="cli", target_type="worker", name=name.strip())
+    record("worker.credential.issue", **cli_actor(), target_type="worker", name=name.strip())
     if credential_file:
         path = Path(credential_file)
         try:
@@ -235,7 +235,7 @@ def workers_revoke(name: str) -> None:
         worker = credentials.revoke(name)
     except credentials.CredentialError as exc:
         raise click.UsageError(str(exc)) from None
-    record("worker.credential.revoke", actor="cli", target_type="worker", target_id=worker.id, name=worker.name)
+    record("worker.credential.revoke", **cli_actor(), target_type="worker", target_id=worker.id, name=worker.name)
     db.session.commit()
     click.echo(f"worker {worker.name!r}: credential revoked")
 

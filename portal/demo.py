@@ -169,7 +169,10 @@ def demo(port: int, host: str, var_dir: str) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    click.echo(f"\nPantau is running: http://{host}:{port}/   (Ctrl-C stops everything)\n")
+    click.echo(f"\nPantau is running: http://{host}:{port}/   (Ctrl-C stops everything)")
+    pantau = Path(sys.executable).parent / "pantau"
+    click.echo(f"Staff console: http://{host}:{port}/masuk — make the first admin in another shell with\n"
+               f"  PANTAU_INSTANCE_PATH={var} {pantau} users create admin --role admin\n")
     try:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -60,6 +60,12 @@ class Settings:
     snapshot_interval_s: int = contract.SNAPSHOT_INTERVAL_S
     live_timeout_s: int = 300
     timezone: str = "Asia/Makassar"
+    session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
+    session_max_hours: int = 12  # and after this long in any case
+    second_factor: str = "auto"  # admins and police need TOTP: auto (in production), on, off (not in production)
+    ratelimit_storage_uri: str = "memory://"  # sign-in lockout counters; redis:// or memcached:// for many processes
+    lockout_account_limits: str = "5 per 5 minutes;10 per hour;20 per day"  # failed sign-ins per username
+    lockout_address_limits: str = "20 per 5 minutes;60 per hour;200 per day"  # failed sign-ins per address
     # The front door: the address people use (every absolute link is made from it, never from the Host
     # header), the host names accepted (comma-separated; empty: any), and how many proxies (nginx, a load
     # balancer) stand in front and may be believed about the client's address and scheme.
@@ -73,12 +79,6 @@ class Settings:
     metrics_networks: str = "127.0.0.0/8,::1/128"
     metrics_token: str = ""
     worker_networks: str = ""
-    session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
-    session_max_hours: int = 12  # and after this long in any case
-    second_factor: str = "auto"  # admins and police need TOTP: auto (in production), on, off (not in production)
-    ratelimit_storage_uri: str = "memory://"  # sign-in lockout counters; redis:// or memcached:// for many processes
-    lockout_account_limits: str = "5 per 5 minutes;10 per hour;20 per day"  # failed sign-ins per username
-    lockout_address_limits: str = "20 per 5 minutes;60 per hour;200 per day"  # failed sign-ins per address
     # Footage for the police (portal/footage): the city's Ed25519 signing key, a file outside the database
     # (default <instance>/keys/evidence-ed25519.pem, made by `pantau keys generate`), how long holds, links and
     # export files last, the largest request, and the public forms' rate limits (Flask-Limiter syntax,

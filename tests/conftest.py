@@ -81,32 +81,6 @@ def add_camera(**fields: object) -> Camera:
     return camera
 
 
-def issue_credential(name: str) -> str:
-    """A new credential for worker ``name`` (``pantau workers add``), in the current app context."""
-    from portal.workers import credentials
-
-    credential = credentials.issue(name)
-    db.session.commit()
-    return credential
-
-
-class WorkerAuth:
-    """``auth("w1")``: request headers carrying worker w1's own credential (issued on first use)."""
-
-    def __init__(self) -> None:
-        self.credentials: dict[str, str] = {}
-
-    def __call__(self, name: str = "w1") -> dict[str, str]:
-        if name not in self.credentials:
-            self.credentials[name] = issue_credential(name)
-        return {"Authorization": f"Bearer {self.credentials[name]}"}
-
-
-@pytest.fixture()
-def worker_auth(app: Flask) -> WorkerAuth:
-    return WorkerAuth()
-
-
 STAFF_PASSWORD = "pantau-uji-sandi-7"  # every user made by login_as/make_user has it
 
 
@@ -153,6 +127,30 @@ def csrf_token(client: FlaskClient) -> str:
         raw = session.setdefault("csrf_token", secrets.token_hex(20))
     secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
     return str(URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw))
+def issue_credential(name: str) -> str:
+    """A new credential for worker ``name`` (``pantau workers add``), in the current app context."""
+    from portal.workers import credentials
+
+    credential = credentials.issue(name)
+    db.session.commit()
+    return credential
+
+
+class WorkerAuth:
+    """``auth("w1")``: request headers carrying worker w1's own credential (issued on first use)."""
+
+    def __init__(self) -> None:
+        self.credentials: dict[str, str] = {}
+
+    def __call__(self, name: str = "w1") -> dict[str, str]:
+        if name not in self.credentials:
+            self.credentials[name] = issue_credential(name)
+        return {"Authorization": f"Bearer {self.credentials[name]}"}
+
+
+@pytest.fixture()
+def worker_auth(app: Flask) -> WorkerAuth:
+    return WorkerAuth()
 
 
 def _pg_available() -> bool:

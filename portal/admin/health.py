@@ -85,5 +85,6 @@ def camera_history(camera_id: int) -> ResponseReturnValue:
     day_ago = utcnow() - dt.timedelta(days=1)
     counts = {kind: sum(1 for e in events if e.kind == kind and e.at >= day_ago) for kind in ("down", "restart")}
     state = effective_status(status.status if status else None, status.updated_at if status else None)
-    return render_template("admin/camera_history.html", camera=camera, events=events, status=status, tail=tail,
+    error = redact_text(status.error) if status is not None and status.error else None
+    return render_template("admin/camera_history.html", camera=camera, events=events, error=error, tail=tail,
                            counts=counts, state=state if camera.enabled else "disabled")

@@ -38,8 +38,8 @@ def _landing(user: User, target: str | None) -> str:
         return url_for("auth.password")
     if target and safe_next(target) == target:
         return target
-    if "admin.cameras" in current_app.view_functions and user.role in ("admin", "operator"):
-        return url_for("admin.cameras")
+    if "admin.home" in current_app.view_functions:
+        return url_for("admin.home")  # each role's start page
     return url_for("auth.account")
 
 

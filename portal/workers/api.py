@@ -164,13 +164,14 @@ def note_history(camera_id: int, worker_id: int, before: CameraStatus | None, va
     was = before.status if before is not None else None
     status = values["status"]
     events = []
+    error = values.get("error")
     if was == "online" and status in DOWN:
-        events.append(CameraEvent(kind="down", status=status, detail=values["error"]))
+        events.append(CameraEvent(kind="down", status=status, detail=error))
     elif was in DOWN and status == "online":
         events.append(CameraEvent(kind="up", status=status))
-    elif status in DOWN and values["error"] and (before is None or before.error != values["error"]):
-        events.append(CameraEvent(kind="error", status=status, detail=values["error"]))
-    restarts = values["restarts_last_hour"] or 0
+    elif status in DOWN and error and (before is None or before.error != error):
+        events.append(CameraEvent(kind="error", status=status, detail=error))
+    restarts = values.get("restarts_last_hour") or 0
     if before is not None and restarts > (before.restarts_last_hour or 0):
         events.append(CameraEvent(kind="restart", status=status,
                                   detail=str(restarts - (before.restarts_last_hour or 0))))

@@ -13,15 +13,18 @@ the worker API rate limited.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -143,7 +146,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with app.app_context():
         from portal.models import db
 
-        for name, public in (("public", True), ("private", False), ("flip", True)):
+        for name, public in (("public", True), ("private", False), ("flip", True), ("switch", True)):
             camera = add_camera(name=f"Kamera {name}", public=public)
             cameras[name] = (camera.id, camera.media_key)
         credential = issue_credential("media-1")
@@ -388,3 +391,86 @@ def test_worker_api_is_rate_limited(stack: Stack) -> None:
     limited = requests.get(url, headers={"Authorization": "Bearer guess"}, timeout=10)
     if limited.status_code == 429:
         assert limited.json() == {"error": "too_many_requests"}
+
+
+class Browserless:
+    """A person's session through nginx without a browser: carries the pantau_session cookie by hand (it is
+    Secure in production, which a plain HTTP client would not send back over plain HTTP to loopback)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.cookie = ""
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {**kwargs.pop("headers", {}), **({"Cookie": f"pantau_session={self.cookie}"} if self.cookie else {})}
+        response = requests.request(method, self.stack.web.url(path), headers=headers, timeout=10,
+                                    allow_redirects=False, **kwargs)
+        if "pantau_session" in response.cookies:
+            self.cookie = response.cookies["pantau_session"]
+            assert "Secure" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+        return response
+
+
+def test_the_admins_switch_reaches_nginx_and_cdn_cacheable_media_within_2_s(stack: Stack) -> None:
+    """Production settings: an admin signs in with a password and a TOTP code, switches a camera private in the
+    console (the CSRF token in the header, as htmx sends it) and public again; nginx follows within its 1 s auth
+    cache; a CDN obeying the playlist's max-age=1 would too."""
+    import pyotp
+
+    from portal import create_app
+    from portal.models import db
+    from portal.settings import Settings
+    from tests.conftest import STAFF_PASSWORD, make_user
+
+    secret = pyotp.random_base32()
+    app = create_app(Settings.from_env(stack.env))
+    with app.app_context():
+        make_user("admin", username="diskominfo", totp_secret=secret,
+                  totp_enabled_at=dt.datetime.now(dt.UTC))
+        db.engine.dispose()
+    me = Browserless(stack)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', me.send("GET", "/masuk").text)
+    assert token
+    step = me.send("POST", "/masuk", data={"csrf_token": token.group(1), "username": "diskominfo",
+                                          "password": STAFF_PASSWORD})
+    assert step.status_code == 302 and step.headers["Location"] == "/masuk/kode"  # production: a second factor
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', me.send("GET", "/masuk/kode").text)
+    assert token
+    done = me.send("POST", "/masuk/kode", data={"csrf_token": token.group(1), "code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 302
+    console = me.send("GET", "/admin/kamera")
+    assert console.status_code == 200 and "Content-Security-Policy" in console.headers
+    meta = re.search(r'<meta name="csrf-token" content="([^"]+)"', console.text)
+    assert meta and "s3cret" not in console.text
+
+    key, camera_id = stack.key("switch"), stack.id("switch")
+    paths = media_paths(key)
+    playlist = stack.get(paths["playlist"])
+    assert playlist.status_code == 200 and playlist.headers["Cache-Control"] == "public, max-age=1"
+
+    def switch(public: bool) -> float:
+        started = time.monotonic()
+        answer = me.send("POST", "/admin/kamera/publik", headers={"X-CSRFToken": meta.group(1), "HX-Request": "true"},
+                         data={"ids": str(camera_id), "public": "1" if public else "0", "reason": "uji nginx"})
+        assert answer.status_code == 200, answer.text[:300]
+        return started
+
+    started = switch(False)
+    wait_for(lambda: all(stack.get(p).status_code == 403 for p in paths.values()), timeout=10, interval=0.05,
+             message="nginx kept serving a camera made private")
+    cutoff = time.monotonic() - started
+    refused = stack.get(paths["playlist"])
+    assert "public" not in refused.headers.get("Cache-Control", "")  # a refusal is never cached for everyone
+    assert cutoff + 1 <= 3.0, f"nginx {cutoff:.2f} s + a CDN's max-age 1 s"  # within 2 s, with slack for load
+    assert stack.get(f"/kamera/{camera_id}").status_code == 404
+    assert f"/kamera/{camera_id}" not in stack.get("/api/v1/cameras.geojson").text
+
+    started = switch(True)
+    wait_for(lambda: all(stack.get(p).status_code == 200 for p in paths.values()), timeout=10, interval=0.05,
+             message="nginx did not serve a camera made public again")
+    assert time.monotonic() - started <= 3.0
+    assert stack.get(f"/kamera/{camera_id}").status_code == 200
+    # without the session, the console is closed; the switch without a CSRF token is refused
+    assert stack.get("/admin/kamera").status_code == 302
+    assert me.send("POST", "/admin/kamera/publik", data={"ids": str(camera_id), "public": "0",
+                                                         "reason": "x"}).status_code == 400

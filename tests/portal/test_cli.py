@@ -121,8 +121,7 @@ def test_owner_agency_permission_and_archived_holds(tmp_path: Path) -> None:
         db.session.commit()
         db.engine.dispose()
     cam = json.loads(run(tmp_path, "cameras", "add", "--name", "Simpang Polda", "--lat", "-3.9", "--lon", "122.5",
-                         "--source", "rtsp://127.0.0.1:8554/simpang-polda", "--agency", "polda",
-                         "--owner-forbids-public").output)
+                         "--source", "rtsp://127.0.0.1:9/s1", "--agency", "polda", "--owner-forbids-public").output)
     refused = CliRunner().invoke(cli, ["cameras", "set", str(cam["id"]), "--public"], env=_env(tmp_path))
     assert refused.exit_code == 2 and "owner agency does not allow" in refused.output
     allowed = run(tmp_path, "cameras", "set", str(cam["id"]), "--owner-allows-public")
@@ -145,7 +144,7 @@ def test_owner_agency_permission_and_archived_holds(tmp_path: Path) -> None:
         assert db.session.query(LegalHold).count() == 1 and db.session.query(RecordingSegment).count() == 1
         db.engine.dispose()
     log = run(tmp_path, "audit", "export").output
-    assert "izin Polda" in log and "camera.archive" in log and "127.0.0.1:8554/simpang-polda" in log
+    assert "izin Polda" in log and "camera.archive" in log and "127.0.0.1:9/s1" in log
 
 
 def test_workers_add_list_revoke(tmp_path: Path) -> None:
