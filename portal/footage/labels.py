@@ -94,6 +94,22 @@ def init_app(app: Flask) -> None:
         app.add_template_filter(fn, name)
 
     @app.context_processor
+    def _told() -> dict[str, Any]:
+        """How many of a police officer's requests changed since they last opened them (decided, ready)."""
+        from portal.footage.people import current_user
+
+        user = current_user()
+        if user is None or user.role != "police":
+            return {"footage_unseen": 0}
+        from sqlalchemy import func, select
+
+        from portal.models import FootageRequest, db
+
+        count = db.session.scalar(select(func.count()).select_from(FootageRequest).where(
+            FootageRequest.requester_id == user.id, FootageRequest.requester_seen_at.is_(None)))
+        return {"footage_unseen": count or 0}
+
+    @app.context_processor
     def _labels() -> dict[str, Any]:
         return {
             "request_status_label": lambda s: str(REQUEST_STATUS.get(s, s)),

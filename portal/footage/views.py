@@ -20,7 +20,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from portal.auth.policy import allow
 from portal.footage import asking, exports, timeline
@@ -76,11 +76,8 @@ def index() -> ResponseReturnValue:
     cameras = db.session.scalars(_cameras_query(text, district).limit(PER_PAGE)).all()
     districts = [d for d in db.session.scalars(select(Camera.district).where(Camera.district != "")
                                                .distinct().order_by(Camera.district))]
-    user = signed_in()
-    unseen = db.session.scalar(select(func.count()).select_from(FootageRequest).where(
-        FootageRequest.requester_id == user.id, FootageRequest.requester_seen_at.is_(None))) or 0
     return page_or_fragment("footage/index.html", "footage/_cameras.html", cameras=cameras, q=text,
-                            district=district, districts=districts, unseen=unseen, settings=_settings())
+                            district=district, districts=districts, settings=_settings())
 
 
 @bp.get("/kamera.json")

@@ -121,8 +121,10 @@ def test_rejection_releases_the_holds_and_tells_the_requester(app: Flask, people
     police = as_user(app, people.police)
     listing = police.get("/polisi/permintaan").get_data(as_text=True)
     assert 'class="unseen"' in listing and "ditolak" in listing
+    assert '<span class="badge">1</span>' in police.get("/kamera").get_data(as_text=True)  # told on every page
     assert "Tanpa surat perintah." in police.get(f"/polisi/permintaan/{request.id}").get_data(as_text=True)
     assert 'class="unseen"' not in police.get("/polisi/permintaan").get_data(as_text=True)
+    assert 'class="badge"' not in police.get("/kamera").get_data(as_text=True)
     assert actions() == ["footage.request_created", "footage.request_rejected", "footage.hold_released"]
 
 
