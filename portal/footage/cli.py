@@ -84,14 +84,37 @@ def footage() -> None:
 
 
 @footage.command("tick")
+@click.option("--every", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="seconds between turns, until stopped (0: one turn)")
 @with_appcontext
-def footage_tick() -> None:
-    """Expire exports and links, release the holds that are due (the jobs loop does this every minute)."""
+def footage_tick(every: float) -> None:
+    """Expire exports and links, release the holds that are due (the jobs loop's footage turn)."""
+    import threading
+
     from portal.footage.exports import tick
 
-    result = tick(utcnow())
-    db.session.commit()
-    click.echo(json.dumps(result))
+    stop = threading.Event()
+    if every:
+        import signal
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+    while True:
+        try:
+            result = tick(utcnow())
+            db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - a turn that failed is tried again next time
+            db.session.rollback()
+            if not every:
+                raise
+            click.echo(f"footage tick failed: {exc.__class__.__name__}", err=True)
+        else:
+            if result["expired"] or result["released"] or not every:
+                click.echo(json.dumps(result))
+        finally:
+            db.session.remove()
+        if not every or stop.wait(every):
+            return
 
 
 COMMANDS = (keys, evidence_group, footage)

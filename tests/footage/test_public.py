@@ -161,3 +161,7 @@ def test_the_verification_page_and_the_command_line(app: Flask, tmp_path: Path) 
     (tmp_path / "v.mp4").write_bytes(video[:-1] + b"X")
     result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 1 and "NOT VERIFIED" in result.output and "FAIL" in result.output
+    tick = CliRunner().invoke(cli, ["footage", "tick"], env={**env, **{
+        "PANTAU_INSTANCE_PATH": app.config["PANTAU"].instance_path,
+        "PANTAU_DATABASE_URL": app.config["PANTAU"].database_url}})
+    assert tick.exit_code == 0 and json.loads(tick.output) == {"expired": 0, "released": 0}
