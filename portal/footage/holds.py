@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from portal.models import Camera, FootageRequest, LegalHold, RecordingSegment, Worker, db
+from portal.models import Camera, FootageExport, FootageRequest, LegalHold, RecordingSegment, Worker, db
 from portal.models.audit import record
-from portal.models.footage import HoldKind, RequestStatus
+from portal.models.footage import ExportStatus, HoldKind, RequestStatus
 
 ENDED_REQUESTS = (RequestStatus.REJECTED.value, RequestStatus.CANCELLED.value)
 
@@ -142,6 +142,8 @@ class Storage:
     bytes: int
     by_camera: list[tuple[Camera, int, int]]  # camera, segments, bytes
     by_worker: list[tuple[str, int, int, int | None]]  # worker name, segments, bytes, disk total
+    exports: int = 0  # exported files still on the workers' disks
+    exports_bytes: int = 0
 
 
 def storage() -> Storage:
@@ -164,7 +166,13 @@ def storage() -> Storage:
         worker = workers.get(worker_id)
         by_worker.append((worker.name if worker else "?", int(n), int(size),
                           worker.disk_total_bytes if worker else None))
+    files, files_bytes = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(FootageExport.bytes), 0)).where(
+            FootageExport.status.in_((ExportStatus.DONE.value, ExportStatus.EXPIRED.value)),
+            FootageExport.deleted_at.is_(None), FootageExport.path.is_not(None))
+    ).one()
     return Storage(
+        exports=int(files), exports_bytes=int(files_bytes or 0),
         holds=int(count),
         segments=sum(int(r[1]) for r in per_camera),
         bytes=sum(int(r[2]) for r in per_camera),

@@ -113,6 +113,8 @@ def test_export_jobs_go_to_the_worker_that_recorded_and_finish_with_a_signed_man
     assert link.user_id == people.police.id and link.expires_at == request.expires_at
     hold = db.session.scalars(select(LegalHold)).one()
     assert hold.keep_until >= request.expires_at
+    storage = as_user(app, people.admin).get("/admin/rekaman/tahanan").get_data(as_text=True)
+    assert 'data-held-bytes="5000"' in storage and ": 1, 4.2 KB." in storage  # 5 held segments, 1 export
     # the same report again changes nothing
     sync(client, "w1", exports=[done])
     assert db.session.scalar(select(db.func.count()).select_from(AuditEntry).where(
