@@ -161,6 +161,9 @@ def demo(port: int, host: str, var_dir: str) -> None:
     spawn = {"env": env, "cwd": root, "start_new_session": True, "preexec_fn": _die_with_parent(os.getpid())}
     children = [subprocess.Popen(gunicorn, **spawn)]  # type: ignore[call-overload]
     children.append(subprocess.Popen([sys.executable, "-m", "transcoder"], **spawn))  # type: ignore[call-overload]
+    # footage expiry and hold release, once a minute (the jobs process's footage turn where it runs one)
+    children.append(subprocess.Popen(  # type: ignore[call-overload]
+        [sys.executable, "-c", "from portal.cli import main; main()", "footage", "tick", "--every", "60"], **spawn))
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -177,7 +180,7 @@ def demo(port: int, host: str, var_dir: str) -> None:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)
     finally:
-        for child in reversed(children):  # the worker, then the portal
+        for child in reversed(children):  # the footage tick, the worker, then the portal
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
             try:
