@@ -22,3 +22,32 @@ LEASE_SECONDS = 30
 LEASE_GRACE_S = 600
 # HTTP answers that mean "the portal is there and refuses this worker": stop at once, no grace.
 REFUSED_STATUS_CODES = (401, 403)
+
+# -- Legal holds and export jobs (added in API version 1, revision 2: docs/worker-api.md "Holds and exports") --
+# Both fields are optional both ways: a worker that does not know them ignores them, and a portal that sends
+# none gets none back.
+API_REVISION = 2
+
+# The reply's ``holds``: every active legal hold of every camera (a worker's disk may hold footage of cameras
+# it no longer runs), as time spans; the worker never deletes a segment whose time overlaps one of them.
+HOLD_FIELDS = ("camera_id", "start", "end")
+
+# The reply's ``exports``: the export jobs this worker must run (footage it recorded). ``output`` is the file to
+# write, relative to the media root, under EXPORTS_DIR; ``sources`` are the recorded segments in time order.
+EXPORTS_DIR = "exports"
+EXPORT_JOB_FIELDS = ("id", "camera_id", "start", "end", "output", "sources")
+EXPORT_SOURCE_FIELDS = ("path", "start", "end")
+# The reply's ``expired_exports``: files past their days that the worker must delete (it reports them back in
+# the request's ``deleted_exports``).
+
+# The request's ``exports``: one report per job the worker knows, sent every sync until a sync carrying its
+# final state succeeded. ``state`` is one of EXPORT_STATES; ``progress`` is 0..1.
+EXPORT_STATES = ("queued", "running", "done", "empty", "failed")
+EXPORT_FINAL_STATES = ("done", "empty", "failed")
+EXPORT_REPORT_FIELDS = ("id", "state", "progress", "output", "bytes", "sha256", "duration_s", "actual_start",
+                        "actual_end", "sources", "missing", "error", "ffmpeg_version")
+# Each of a finished report's ``sources``: a segment that went into the file, hashed as it was read.
+EXPORT_SOURCE_REPORT_FIELDS = ("path", "bytes", "sha256")
+# Each segment of the request's ``segments`` may carry ``init_bytes``: the size of its ftyp+moov head, so the
+# portal can make an HLS playlist of archived segments (EXT-X-MAP with a byte range).
+SEGMENT_FIELDS = ("camera_id", "start", "end", "bytes", "path", "init_bytes")

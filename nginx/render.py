@@ -22,7 +22,8 @@ PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 # Body sizes are the portal's: PANTAU_MAX_BODY_BYTES (1 MiB) and contract.limits.MAX_SYNC_BODY_BYTES (4 MiB);
 # tests/e2e/test_nginx_gunicorn.py checks they agree.
 DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "1m", "WORKER_MAX_BODY_SIZE": "4m",
-            "WORKER_RATE": "10", "WORKER_BURST": "20", "AUTH_CACHE_SECONDS": "1", "USER_LINE": ""}
+            "WORKER_RATE": "10", "WORKER_BURST": "20", "AUTH_CACHE_SECONDS": "1", "USER_LINE": "",
+            "VERIFY_MAX_BODY_SIZE": "4096m"}
 PATHS = ("MEDIA_ROOT", "STATIC_ROOT", "RUNTIME_DIR")
 UNSAFE = re.compile(r"[\s;{}'\"#$\\]")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-rate", default=None, help="worker API requests per second per client address")
     parser.add_argument("--worker-burst", default=None)
     parser.add_argument("--auth-cache-seconds", default=None)
+    parser.add_argument("--verify-max-body-size", default=None, help="uploads to /verifikasi (default 4096m)")
     parser.add_argument("--template", type=Path, default=TEMPLATE)
     parser.add_argument("--output", "-o", type=Path, default=None, help="default: standard output")
     args = parser.parse_args(argv)
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             media_root=args.media_root.resolve(), static_root=args.static_root.resolve(),
             runtime_dir=args.runtime_dir.resolve(), worker_processes=args.worker_processes,
             client_max_body_size=args.client_max_body_size, auth_cache_seconds=args.auth_cache_seconds,
+            verify_max_body_size=args.verify_max_body_size,
             worker_max_body_size=args.worker_max_body_size, worker_rate=args.worker_rate,
             worker_burst=args.worker_burst,
         )

@@ -273,3 +273,13 @@ def main(argv: list[str] | None = None) -> None:
 
 cli.add_command(users)
 cli.add_command(audit)
+
+
+def _add_area_commands() -> None:
+    from portal.footage.cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_area_commands()

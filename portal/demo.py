@@ -75,6 +75,15 @@ def seed(clip: Path) -> int:
     return len(DEMO_CAMERAS)
 
 
+def _evidence_key(path: Path) -> None:
+    """The city's signing key for evidence manifests, made once (``pantau keys generate``)."""
+    from portal.footage import evidence
+
+    if not path.exists():
+        public = evidence.generate_key(path)
+        click.echo(f"evidence signing key made: {path} (fingerprint {evidence.fingerprint(public)[:16]}...)")
+
+
 def worker_credential(path: Path, name: str) -> Path:
     """The demo worker's own credential, kept in a 0600 file across runs (the database has only its hash);
     issued anew when the file is missing or no longer matches."""
@@ -139,6 +148,7 @@ def demo(port: int, host: str, var_dir: str) -> None:
     with app.app_context():
         upgrade()
         added = seed(clip)
+        _evidence_key(app.config["PANTAU"].evidence_key_path)
         worker_credential(var / "worker_credential", "demo-worker")
     click.echo(f"database ready ({added} demo cameras added)" if added else "database ready")
     env["PANTAU_FFMPEG"] = ffmpeg
@@ -151,6 +161,9 @@ def demo(port: int, host: str, var_dir: str) -> None:
     spawn = {"env": env, "cwd": root, "start_new_session": True, "preexec_fn": _die_with_parent(os.getpid())}
     children = [subprocess.Popen(gunicorn, **spawn)]  # type: ignore[call-overload]
     children.append(subprocess.Popen([sys.executable, "-m", "transcoder"], **spawn))  # type: ignore[call-overload]
+    # footage expiry and hold release, once a minute (the jobs process's footage turn where it runs one)
+    children.append(subprocess.Popen(  # type: ignore[call-overload]
+        [sys.executable, "-c", "from portal.cli import main; main()", "footage", "tick", "--every", "60"], **spawn))
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -167,7 +180,7 @@ def demo(port: int, host: str, var_dir: str) -> None:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)
     finally:
-        for child in reversed(children):  # the worker, then the portal
+        for child in reversed(children):  # the footage tick, the worker, then the portal
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
             try:

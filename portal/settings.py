@@ -79,6 +79,19 @@ class Settings:
     metrics_networks: str = "127.0.0.0/8,::1/128"
     metrics_token: str = ""
     worker_networks: str = ""
+    # Footage for the police (portal/footage): the city's Ed25519 signing key, a file outside the database
+    # (default <instance>/keys/evidence-ed25519.pem, made by `pantau keys generate`), how long holds, links and
+    # export files last, the largest request, and the public forms' rate limits (Flask-Limiter syntax,
+    # counted in RATELIMIT_STORAGE_URI).
+    evidence_key: str = ""
+    footage_hold_days: int = 90  # a police request's hold lasts at least this long, and past its export's expiry
+    resident_hold_days: int = 14  # a resident's hold, unless a police request takes it over
+    export_days: int = 7  # download links and exported files
+    footage_max_hours: int = 24
+    footage_max_cameras: int = 10
+    resident_rate_limit: str = "5 per hour;20 per day"
+    verify_rate_limit: str = "30 per hour"
+    verify_max_bytes: int = 4 * 1024**3  # a file uploaded to /verifikasi to be hashed (the page hashes in the browser)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -137,6 +150,10 @@ class Settings:
                 networks.parse(getattr(self, name))
             except ValueError as exc:
                 raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
+        for name in ("footage_hold_days", "resident_hold_days", "export_days", "footage_max_hours",
+                     "footage_max_cameras"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         changes: dict[str, Any] = {}
         if not self.secret_key:
             changes["secret_key"] = secrets.token_hex(32)
@@ -155,6 +172,12 @@ class Settings:
     @property
     def media_path(self) -> Path:
         return Path(self.media_root).resolve()
+
+    @property
+    def evidence_key_path(self) -> Path:
+        if self.evidence_key:
+            return Path(self.evidence_key).resolve()
+        return Path(self.instance_path).resolve() / "keys" / "evidence-ed25519.pem"
 
     @property
     def trusted_host_list(self) -> list[str] | None:

@@ -4,14 +4,13 @@ what it must never delete; until holds are known, nothing is deleted)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from datetime import UTC, datetime
 from pathlib import Path
 
+from transcoder.holds import HoldList
 from transcoder.recordings import DiskGuard, GuardReport, apply_retention
 
 log = logging.getLogger("pantau.transcoder")
@@ -27,7 +26,7 @@ class Archive:
         self.interval_s = interval_s
         self.retention_interval_s = retention_interval_s
         self.clock = clock
-        self.held: frozenset[str] | None = self._load_held()  # None: holds unknown, so nothing is deleted
+        self.held: HoldList | None = HoldList.load(self.held_file)  # None: holds unknown, so nothing is deleted
         self.report = GuardReport()
         self.guard_deleted_total = 0
         self.retention_deleted_total = 0
@@ -43,26 +42,10 @@ class Archive:
     def held_file(self) -> Path:
         return self.media_root / "recordings" / ".held.json"
 
-    def set_held(self, held: frozenset[str]) -> None:
+    def set_held(self, held: HoldList) -> None:
         if held != self.held:
-            self._save_held(held)
+            held.save(self.held_file)
         self.held = held
-
-    def _load_held(self) -> frozenset[str] | None:
-        try:
-            data = json.loads(self.held_file.read_text())
-        except (OSError, ValueError):
-            return None
-        return frozenset(p for p in data if isinstance(p, str)) if isinstance(data, list) else None
-
-    def _save_held(self, held: frozenset[str]) -> None:
-        try:
-            self.held_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.held_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(sorted(held)))
-            os.replace(tmp, self.held_file)
-        except OSError as exc:
-            log.warning("could not keep the list of held segments on disk: %s", exc.strerror or exc)
 
     # -- housekeeping --
 
@@ -103,7 +86,7 @@ class Archive:
         self.retention_deleted_total += len(expired)
         return report.deleted + expired
 
-    def _run(self, retention: list[tuple[int, int]], held: frozenset[str]) -> tuple[GuardReport, list[str]]:
+    def _run(self, retention: list[tuple[int, int]], held: HoldList) -> tuple[GuardReport, list[str]]:
         expired: list[str] = []
         wall = datetime.now(UTC)
         for cam_id, days in retention:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from transcoder.ffmpeg import RECORDING_LIST, MediaPaths
+from transcoder.mp4 import head_size
 
 NAME_FORMAT = "%Y%m%dT%H%M%SZ.mp4"
 
@@ -29,10 +30,11 @@ class Segment:
     end: datetime
     bytes: int
     path: str  # relative to the media root
+    init_bytes: int | None = None  # the fragmented MP4's head (ftyp+moov), for archive playback over HLS
 
     def to_api(self) -> dict[str, Any]:
         return {"camera_id": self.camera_id, "start": self.start.isoformat(), "end": self.end.isoformat(),
-                "bytes": self.bytes, "path": self.path}
+                "bytes": self.bytes, "path": self.path, "init_bytes": self.init_bytes}
 
 
 def parse_start(name: str) -> datetime | None:
@@ -87,7 +89,8 @@ def collect(paths: MediaPaths, *, final: bool) -> list[Segment]:
             dest = day / start.strftime(f"%H%M%S-{n}.mp4")
             n += 1
         os.replace(entry.path, dest)
-        found.append(Segment(paths.camera_id, start, end, info.st_size, str(dest.relative_to(paths.root))))
+        found.append(Segment(paths.camera_id, start, end, info.st_size, str(dest.relative_to(paths.root)),
+                             head_size(dest)))
     if final:
         (incoming / RECORDING_LIST).unlink(missing_ok=True)
     return found

@@ -26,7 +26,9 @@ from transcoder.archive import Archive
 from transcoder.camera import Camera, State, Timing
 from transcoder.client import PortalClient, SyncError
 from transcoder.config import ConfigError, WorkerConfig
+from transcoder.export import Exporter
 from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv, ffmpeg_env, find_ffmpeg
+from transcoder.holds import HoldList
 from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
 from transcoder.process import ProcessFactory, start_ffmpeg
@@ -35,6 +37,7 @@ from transcoder.status import camera_report
 from transcoder.sync import SyncSession
 
 log = logging.getLogger("pantau.transcoder")
+HOLD_SLACK_S = 15.0  # a recording segment may run past its nominal length by up to a keyframe interval
 
 
 class Worker:
@@ -61,6 +64,10 @@ class Worker:
         guard = DiskGuard(config.media_root, config.disk_min_free_bytes, config.disk_min_free_percent)
         self.archive = Archive(config.media_root, guard, self._pool, interval_s=config.housekeeping_interval_s,
                                retention_interval_s=config.retention_interval_s, clock=clock)
+        # Export jobs one at a time, beside the cameras (a copy costs little CPU; two at once would share the disk).
+        self._export_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
+        self.exports = Exporter(config.media_root, self.ffmpeg, self._export_pool, clock=clock)
+        self._export_receipt: tuple[list[int], int] = ([], 0)
 
     # -- cameras --
 
@@ -111,7 +118,10 @@ class Worker:
         out = OutputSettings.from_api(response.get("settings"))
         settings_changed = out != self.out
         self.out = out
-        self.archive.set_held(frozenset(p for p in response.get("held_segments") or [] if isinstance(p, str)))
+        # a segment's end is not in its name: it lasts about record_segment_seconds, cut on the next keyframe
+        margin = out.record_segment_seconds + HOLD_SLACK_S
+        self.archive.set_held(HoldList.from_api(response.get("held_segments"), response.get("holds"), margin))
+        self.exports.apply(response.get("exports"), response.get("expired_exports"))
         wanted: dict[int, CameraSpec] = {}
         for item in response.get("cameras") or []:
             try:
@@ -148,8 +158,10 @@ class Worker:
                 del self.cameras[camera.spec.id]
         self.sync.pending_deleted.extend(
             self.archive.step(now, lambda: [(c.spec.id, c.spec.retention_days) for c in self.cameras.values()]))
+        receipt = self._export_receipt  # what the sync in flight carried (one in flight at a time)
         answer = self.sync.step(now, lambda: self.body(now), stopping=self.stopping.is_set())
         if answer is not None:
+            self.exports.delivered(receipt)
             self._check_name(answer.get("worker_name"))
             self.apply_assignment(answer, now)
         if self.sync.expired(now):
@@ -194,6 +206,7 @@ class Worker:
                 self._take(collect(self._paths(camera.spec), final=False))
         self._refresh_figures(now)
         report = self.archive.report
+        exports, deleted_exports, self._export_receipt = self.exports.body()
         return {
             "worker": {
                 "name": self.config.name, "version": __version__, "hostname": socket.gethostname(),
@@ -206,6 +219,8 @@ class Worker:
             # a backlog (after an outage) goes in batches the portal accepts, oldest first
             "segments": [s.to_api() for s in self.sync.pending_segments[:limits.MAX_SYNC_SEGMENTS]],
             "deleted_segments": self.sync.pending_deleted[:limits.MAX_SYNC_DELETED],
+            "exports": exports,
+            "deleted_exports": deleted_exports,
         }
 
     def _refresh_figures(self, now: float) -> None:
@@ -279,6 +294,8 @@ class Worker:
             log.warning("final sync failed: %s", exc)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._sync_pool.shutdown(wait=False, cancel_futures=True)
+        self.exports.stop()
+        self._export_pool.shutdown(wait=False, cancel_futures=True)
         log.info("worker %s stopped", self.config.name)
 
 

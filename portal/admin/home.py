@@ -9,7 +9,7 @@ from flask_login import current_user
 from portal.admin.blueprint import bp
 from portal.auth.policy import STAFF_ROLES, allow
 
-START = {"admin": "admin.cameras", "operator": "admin.health", "leadership": "admin.groups"}
+START = {"admin": "admin.cameras", "operator": "admin.health", "leadership": "admin.groups", "police": "footage.index"}
 
 
 @bp.get("/")

@@ -23,7 +23,8 @@ login_manager = LoginManager()
 login_manager.session_protection = "basic"
 SEEN_EVERY_S = 30  # the "last request" time is written at most this often (each write is a new cookie)
 BACKGROUND_ENDPOINTS = frozenset({"public.camera_status", "admin.camera_status", "media.authorize", "media.hls",
-                                  "media.snapshot", "static"})
+                                  "media.snapshot", "static", "footage_media.authorize_archive",
+                                  "footage_media.recording"})
 
 
 @login_manager.user_loader

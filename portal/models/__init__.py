@@ -12,13 +12,13 @@ from portal.models.camera import (
     RecordingSegment,
     Worker,
 )
-from portal.models.footage import FootageRequest, LegalHold
+from portal.models.footage import DownloadLink, FootageExport, FootageRequest, LegalHold, ResidentHoldRequest
 from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMessage, RoutingRule
 from portal.models.people import Agency, RecoveryCode, User
 
 __all__ = [
     "Agency", "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
-    "CameraLease", "CameraStatus", "Dispatch",
+    "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "FootageExport",
     "FootageRequest", "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment", "RecoveryCode",
-    "RoutingRule", "User", "Worker", "db", "utcnow",
+    "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db", "utcnow",
 ]

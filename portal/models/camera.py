@@ -158,6 +158,7 @@ class RecordingSegment(db.Model):  # type: ignore[name-defined,misc]
     end_at: Mapped[dt.datetime] = mapped_column()
     bytes: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(String(500))
+    init_bytes: Mapped[int | None] = mapped_column(Integer)  # size of the ftyp+moov head (archive playback)
     deleted_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

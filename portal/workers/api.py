@@ -20,7 +20,8 @@ from contract.limits import MAX_SYNC_BODY_BYTES
 from portal import bounds, networks
 from portal.auth.policy import WORKER, Policy
 from portal.bounds import InputError
-from portal.models import CameraEvent, CameraStatus, LegalHold, RecordingSegment, Worker, db, utcnow
+from portal.footage import sync as footage_sync
+from portal.models import CameraEvent, CameraStatus, RecordingSegment, Worker, db, utcnow
 from portal.settings import Settings
 from portal.workers import credentials, payload
 from portal.workers.leases import assign, upsert_worker
@@ -94,6 +95,7 @@ def sync() -> ResponseReturnValue:
     body = bounds.read_json(request)
     worker = current_worker()
     checked = payload.sync_request(body, worker.name)
+    footage_reports = footage_sync.check(body)
     claimed = payload.claimed_name(body)
     if claimed is not None and claimed.strip() != worker.name:
         log.warning("worker API: the credential of worker %r was used by a worker calling itself %r",
@@ -108,7 +110,7 @@ def sync() -> ResponseReturnValue:
         _store_status(worker, item, leased, now)
     stored, refused = _store_segments(worker, checked.segments, leased)
     _mark_deleted(worker, checked.deleted, leased)
-    held = _held_paths(worker.id, leased)
+    footage = footage_sync.exchange(worker, footage_reports, leased, now)
     db.session.commit()
     return jsonify(
         api_version=API_VERSION,
@@ -130,9 +132,9 @@ def sync() -> ResponseReturnValue:
             }
             for c in cameras
         ],
-        held_segments=held,
         acknowledged_segments=stored,
         refused_segments=refused,
+        **footage,
     )
 
 
@@ -205,7 +207,7 @@ def _store_segments(worker: Worker, parsed: list[Segment], leased: set[int]) -> 
         existing.add((seg.camera_id, seg.path))
         db.session.add(RecordingSegment(
             camera_id=seg.camera_id, worker_id=worker.id, path=seg.path, start_at=seg.start, end_at=seg.end,
-            bytes=seg.bytes,
+            bytes=seg.bytes, init_bytes=seg.init_bytes,
         ))
         stored += 1
     return stored, refused
@@ -226,20 +228,3 @@ def _mark_deleted(worker: Worker, paths: list[str], leased: set[int]) -> None:
         .execution_options(synchronize_session=False)
     )
 
-
-def _held_paths(worker_id: int, camera_ids: set[int]) -> list[str]:
-    """Held segments of the cameras this worker runs, and of any camera whose segments it recorded (an archived
-    camera, or one that moved to another worker, keeps its footage on this worker's disk)."""
-    query = (
-        select(RecordingSegment.path)
-        .join(LegalHold, LegalHold.camera_id == RecordingSegment.camera_id)
-        .where(
-            or_(RecordingSegment.camera_id.in_(camera_ids), RecordingSegment.worker_id == worker_id),
-            RecordingSegment.deleted_at.is_(None),
-            LegalHold.released_at.is_(None),
-            RecordingSegment.start_at < LegalHold.end_at,
-            RecordingSegment.end_at > LegalHold.start_at,
-        )
-        .distinct()
-    )
-    return sorted(db.session.scalars(query))

@@ -9,6 +9,7 @@ from typing import Any
 from contract import limits
 from contract.status import REASON_MAX_LENGTH
 from portal.bounds import INT32_MAX, INT64_MAX
+from portal.footage import openapi as footage_openapi
 from portal.workers.payload import MAX_CAPACITY, STATES, STATUS_VALUES
 
 TIME = {"type": "string", "maxLength": 40,
@@ -71,8 +72,11 @@ SCHEMAS: dict[str, Any] = {
             "start": TIME,
             "end": {**TIME, "description": "After the start, within a day of it."},
             "bytes": {"type": "integer", "minimum": 0, "maximum": INT64_MAX},
+            "init_bytes": _nullable({"type": "integer", "minimum": 0, "maximum": INT64_MAX,
+                                     "description": "The fragmented MP4's head (ftyp+moov), for archive playback."}),
         },
     },
+    **footage_openapi.SCHEMAS,
     "SyncRequest": {
         "type": "object",
         "properties": {
@@ -82,6 +86,7 @@ SCHEMAS: dict[str, Any] = {
             "segments": {"type": "array", "maxItems": limits.MAX_SYNC_SEGMENTS,
                          "items": {"$ref": "#/components/schemas/RecordingSegment"}},
             "deleted_segments": {"type": "array", "maxItems": limits.MAX_SYNC_DELETED, "items": PATH},
+            **footage_openapi.REQUEST_PROPERTIES,
         },
     },
     "SyncResponse": {
@@ -101,6 +106,7 @@ SCHEMAS: dict[str, Any] = {
             "held_segments": {"type": "array", "items": {"type": "string"}},
             "acknowledged_segments": {"type": "integer"},
             "refused_segments": {"type": "integer"},
+            **footage_openapi.RESPONSE_PROPERTIES,
         },
     },
     "WorkerError": {

@@ -27,6 +27,7 @@ STATUS_VALUES = frozenset(contract_status.REPORTED_STATUSES)
 STATES = frozenset(contract_status.WORKER_STATES)
 MAX_CAPACITY = 100_000
 MAX_SEGMENT_SPAN = dt.timedelta(days=1)
+MAX_INIT_BYTES = 1 << 20
 # recordings/<camera id>/... : plain names, no '..', no backslash, no empty parts.
 _SEGMENT_PATH = re.compile(r"recordings/(?P<camera>[0-9]{1,10})(?:/[A-Za-z0-9_.-]{1,100}){1,4}")
 STORED_ERROR_CHARS = 2000
@@ -41,6 +42,7 @@ class Segment:
     start: dt.datetime
     end: dt.datetime
     bytes: int
+    init_bytes: int | None = None  # the fragmented MP4's head, for archive playback (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -142,4 +144,7 @@ def segment(value: Any, where: str) -> Segment:
     if not start <= end <= start + MAX_SEGMENT_SPAN:
         raise InputError(f"{where}.end", _l("must be after the start and within a day of it"))
     size = bounds.integer(item.get("bytes"), f"{where}.bytes", 0, INT64_MAX)
-    return Segment(camera_id=camera_id, path=path, start=start, end=end, bytes=size)
+    init = bounds.integer(item.get("init_bytes"), f"{where}.init_bytes", 0, INT64_MAX, default=None)
+    if init is not None and not 0 < init <= min(size, MAX_INIT_BYTES):
+        init = None  # not a head playback can use; the segment is indexed all the same
+    return Segment(camera_id=camera_id, path=path, start=start, end=end, bytes=size, init_bytes=init)

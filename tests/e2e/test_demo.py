@@ -49,5 +49,24 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             proc.kill()
             raise
     wait_for(lambda: not ffmpeg_children(var / "media"), timeout=5, message="ffmpeg left after Ctrl-C")
+    wait_for(lambda: not demo_processes(var), timeout=5,
+             message="a process of the demo (portal, worker, footage tick) left after Ctrl-C")
     assert proc.returncode == 0, (tmp_path / "demo.log").read_text()[-2000:]
     assert "Pantau stopped." in (tmp_path / "demo.log").read_text()
+
+
+def demo_processes(var: Path) -> list[int]:
+    """Pids of live processes started for this demo (they carry its instance path in their environment)."""
+    marker = f"PANTAU_INSTANCE_PATH={var}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

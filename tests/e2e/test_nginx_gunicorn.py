@@ -30,6 +30,7 @@ import pytest
 import requests
 
 from contract.limits import MAX_SYNC_BODY_BYTES
+from portal.footage.evidence import generate_key
 from portal.settings import Settings
 from tests.conftest import add_camera, issue_credential, make_settings, migrated_app
 from tests.support.nginx import ROOT, NginxServer
@@ -139,6 +140,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # migrate and seed through the app factory, as an operator's `pantau db upgrade` would
     settings = make_settings(tmp, database_url=database_url, env="production", serve_media=False,
                              public_url="https://cctv.kendarikota.go.id")
+    generate_key(settings.evidence_key_path)  # production refuses to start without the city's signing key
     app = migrated_app(settings)
     cameras: dict[str, tuple[int, str]] = {}
     with app.app_context():

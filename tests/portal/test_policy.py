@@ -21,6 +21,7 @@ STAFF = frozenset(STAFF_ROLES)
 ADMIN = frozenset({"admin"})
 HEALTH = frozenset({"admin", "operator"})
 READERS = frozenset({"admin", "operator", "leadership", "agency", "police"})  # agency/police: own agency only
+POLICE = frozenset({"police"})
 
 # "METHOD rule": the roles that get through the access check
 EXPECTED: dict[str, frozenset[str]] = {
@@ -92,6 +93,34 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /admin/instansi/baru": ADMIN,
     "GET /admin/audit": ADMIN,
     "GET /admin/audit.csv": ADMIN,
+    # footage for the police: the police find, play and ask; admins decide and hold; residents ask to keep
+    # footage; anyone verifies an export
+    "GET /polisi/": POLICE,
+    "GET /polisi/kamera.json": POLICE,
+    "GET /polisi/kamera/<int:camera_id>": POLICE,
+    "GET /polisi/kamera/<int:camera_id>/arsip.m3u8": POLICE,
+    "GET /polisi/permintaan": POLICE,
+    "GET /polisi/permintaan/baru": POLICE,
+    "POST /polisi/permintaan/baru": POLICE,
+    "GET /polisi/permintaan/<int:request_id>": POLICE,
+    "POST /polisi/permintaan/<int:request_id>/batal": POLICE,
+    "GET /unduh/<token>/<int:export_id>.mp4": POLICE,
+    "GET /unduh/<token>/manifest.json": POLICE,
+    "GET /_auth/arsip/<int:camera_id>": POLICE,
+    "GET /media/recordings/<int:camera_id>/<day>/<name>": POLICE,
+    "GET /admin/rekaman/": ADMIN,
+    "GET /admin/rekaman/<int:request_id>": ADMIN,
+    "POST /admin/rekaman/<int:request_id>/putuskan": ADMIN,
+    "POST /admin/rekaman/<int:request_id>/ulangi": ADMIN,
+    "GET /admin/rekaman/tahanan": ADMIN,
+    "POST /admin/rekaman/tahanan/<int:hold_id>/lepas": ADMIN,
+    "GET /admin/rekaman/warga": ADMIN,
+    "GET /simpan-rekaman": EVERYONE,
+    "POST /simpan-rekaman": EVERYONE,
+    "GET /simpan-rekaman/<code>": EVERYONE,
+    "GET /verifikasi": EVERYONE,
+    "POST /verifikasi": EVERYONE,
+    "GET /verifikasi/kunci-publik.pem": EVERYONE,
 }
 
 

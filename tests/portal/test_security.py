@@ -14,6 +14,7 @@ from flask_babel import refresh
 from werkzeug.exceptions import TooManyRequests
 
 from portal.auth.policy import PUBLIC, allow
+from portal.footage.evidence import generate_key
 from portal.models import Camera, db
 from tests.conftest import WorkerAuth, add_camera, make_settings, migrated_app
 
@@ -79,8 +80,10 @@ def test_every_page_has_each_security_header_once_and_no_inline_script_or_style(
 
 
 def test_hsts_and_public_links_in_production(tmp_path: Path) -> None:
-    app = migrated_app(make_settings(tmp_path, env="production", public_url="https://cctv.kendarikota.go.id/",
-                                     database_url=f"sqlite:///{tmp_path / 'p.db'}"))
+    settings = make_settings(tmp_path, env="production", public_url="https://cctv.kendarikota.go.id/",
+                             database_url=f"sqlite:///{tmp_path / 'p.db'}")
+    generate_key(settings.evidence_key_path)  # production refuses to start without the city's signing key
+    app = migrated_app(settings)
     with app.app_context():
         cam = add_camera(name="Kali Kadia")
         client = app.test_client()
