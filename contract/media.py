@@ -8,7 +8,9 @@ import re
 SEGMENT_SECONDS = 1
 HLS_LIST_SIZE = 6
 RECORD_SEGMENT_SECONDS = 60
+# Snapshots: every SNAPSHOT_INTERVAL_S while someone looks at a camera, every SNAPSHOT_IDLE_INTERVAL_S otherwise.
 SNAPSHOT_INTERVAL_S = 5
+SNAPSHOT_IDLE_INTERVAL_S = 120
 RETENTION_DAYS = 30
 
 # What happens to a camera's audio: dropped, or converted to AAC (browsers can't play G.711).

@@ -8,7 +8,7 @@ SYNC_PATH = f"{BASE_PATH}/sync"
 
 # Settings the portal sends in every sync reply (``settings``); the worker reads exactly these.
 OUTPUT_SETTINGS = ("segment_seconds", "hls_list_size", "record_segment_seconds", "snapshot_interval_s",
-                   "allow_file_sources")
+                   "snapshot_idle_interval_s", "allow_file_sources")
 # Fields of each camera in the reply.
 CAMERA_FIELDS = ("id", "key", "source_url", "substream_url", "recording", "audio", "retention_days")
 # Fields of each camera's status in the request.

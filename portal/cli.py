@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup
 from sqlalchemy import select
 
 from contract.media import AUDIO_MODES
+from contract.status import REASONS
 from portal.admin.camera_changes import SwitchRefused, archive_camera, create_camera, set_public, update_camera
 from portal.app import create_app
 from portal.auth.cli import audit, cli_actor, users
@@ -49,6 +50,8 @@ def camera_json(camera: Camera) -> dict[str, Any]:
         "audio": camera.audio,
         "status": camera.status_name,
         "state": status.state if status else None,
+        "reason": status.reason if status else None,
+        "message": REASONS[status.reason][1] if status and status.reason in REASONS else None,
         "error": status.error if status else None,
         "codec": status.codec if status else None,
         "width": status.width if status else None,

@@ -57,7 +57,8 @@ class Settings:
     segment_seconds: int = contract.SEGMENT_SECONDS  # live HLS cuts on keyframes: max(this, the camera's GOP)
     hls_list_size: int = contract.HLS_LIST_SIZE
     record_segment_seconds: int = contract.RECORD_SEGMENT_SECONDS
-    snapshot_interval_s: int = contract.SNAPSHOT_INTERVAL_S
+    snapshot_interval_s: int = contract.SNAPSHOT_INTERVAL_S  # while someone looks at the camera
+    snapshot_idle_interval_s: int = contract.SNAPSHOT_IDLE_INTERVAL_S  # while nobody does
     live_timeout_s: int = 300
     timezone: str = "Asia/Makassar"
     session_idle_minutes: int = 30  # a signed-in session ends after this long without a request

@@ -73,13 +73,13 @@ class WorkerConfig:
     metrics_port: int = 9464
     tick_s: float = 0.5
     stall_segments: float = 3.0
-    stall_min_s: float = 6.0
+    stall_min_s: float = 4.0
     start_timeout_s: float = 20.0
     stop_timeout_s: float = 5.0
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     restart_budget_per_hour: int = 60
-    probe_interval_s: float = 1.0
+    probe_interval_s: float = 0.5
     disk_min_free_bytes: int = 2 * 1024**3
     disk_min_free_percent: float = 5.0
     housekeeping_interval_s: float = 5.0
@@ -112,13 +112,13 @@ class WorkerConfig:
             metrics_host=host or "127.0.0.1",
             metrics_port=metrics_port,
             stall_segments=_float(env, "PANTAU_STALL_SEGMENTS", 3.0, minimum=1.0),
-            stall_min_s=_float(env, "PANTAU_STALL_MIN_S", 6.0, minimum=1.0),
+            stall_min_s=_float(env, "PANTAU_STALL_MIN_S", 4.0, minimum=1.0),
             start_timeout_s=_float(env, "PANTAU_START_TIMEOUT_S", 20.0, minimum=1.0),
             stop_timeout_s=_float(env, "PANTAU_STOP_TIMEOUT_S", 5.0, minimum=0.1),
             backoff_base_s=_float(env, "PANTAU_BACKOFF_BASE_S", 1.0, minimum=0.1),
             backoff_max_s=_float(env, "PANTAU_BACKOFF_MAX_S", 60.0, minimum=0.1),
             restart_budget_per_hour=_int(env, "PANTAU_RESTART_BUDGET_PER_HOUR", 60, minimum=1),
-            probe_interval_s=_float(env, "PANTAU_PROBE_INTERVAL_S", 1.0, minimum=0.2),
+            probe_interval_s=_float(env, "PANTAU_PROBE_INTERVAL_S", 0.5, minimum=0.2),
             disk_min_free_bytes=_int(env, "PANTAU_DISK_MIN_FREE_BYTES", 2 * 1024**3),
             disk_min_free_percent=_float(env, "PANTAU_DISK_MIN_FREE_PERCENT", 5.0),
             housekeeping_interval_s=_float(env, "PANTAU_HOUSEKEEPING_INTERVAL_S", 5.0, minimum=0.2),

@@ -1,14 +1,22 @@
 """Pure functions that turn a camera's assignment into one ffmpeg argv (never a shell string).
 
-One ffmpeg per camera reads the camera once and writes three outputs:
+One ffmpeg per camera reads the camera once and writes two outputs, both copied (nothing is decoded):
 
-- live HLS under ``hls/<key>/`` (video copied; segment numbers from the clock, so they never repeat
-  across restarts and a CDN may cache segments forever);
+- live HLS under ``hls/<key>/``: MPEG-TS segments (``<n>.ts``: the cheapest to write, H.264 stays Annex B),
+  or fragmented MP4 (``init.mp4`` + ``<n>.m4s``, hint ``fmp4``) for the cameras MPEG-TS refuses, those that send
+  B-frames ("first pts and dts value must be set": the camera is started again at once with ``fmp4``), and for
+  H.265 (hint ``hevc``: fMP4 tagged ``hvc1``, the form Safari plays); segment numbers come from the clock, so
+  they never repeat across restarts and a CDN may cache segments forever;
 - recording segments under ``recordings/<id>/incoming/`` (fragmented MP4, so a killed ffmpeg leaves a
-  playable file), listed in ``segments.csv`` as each one finishes;
-- a snapshot ``snapshots/<key>.jpg``, decoded from keyframes only and written atomically.
+  playable file), listed in ``segments.csv`` as each one finishes.
 
-With a substream, the substream feeds live HLS and the snapshot and the main stream feeds recording.
+Snapshots are cut from the newest live segment by the worker (:mod:`transcoder.snapshots`), not decoded here.
+With a substream, the substream feeds live HLS (and so the snapshot) and the main stream feeds recording.
+
+Timestamps are the camera's own (RTP), never the wall clock: ``-use_wallclock_as_timestamps`` restamps frames
+in arrival order, which breaks B-frame streams (decode order is not presentation order) and jitters segment
+lengths. The input is probed briefly (``-probesize``, hint ``full_probe`` for the camera whose stream needs the
+default), so ffmpeg starts writing at once and its program date-times are not late by the probing time.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ WHITELISTS = {
     "file": "file",
 }
 RECORDING_LIST = "segments.csv"
+INIT_SEGMENT = "init.mp4"
 
 
 class SourceRefused(ValueError):
@@ -46,6 +55,7 @@ class OutputSettings:
     hls_list_size: int = contract.HLS_LIST_SIZE
     record_segment_seconds: int = contract.RECORD_SEGMENT_SECONDS
     snapshot_interval_s: int = contract.SNAPSHOT_INTERVAL_S
+    snapshot_idle_interval_s: int = contract.SNAPSHOT_IDLE_INTERVAL_S
     allow_file_sources: bool = False
 
     @classmethod
@@ -64,6 +74,7 @@ class OutputSettings:
             hls_list_size=number("hls_list_size", defaults.hls_list_size),
             record_segment_seconds=number("record_segment_seconds", defaults.record_segment_seconds),
             snapshot_interval_s=number("snapshot_interval_s", defaults.snapshot_interval_s),
+            snapshot_idle_interval_s=number("snapshot_idle_interval_s", defaults.snapshot_idle_interval_s),
             allow_file_sources=data.get("allow_file_sources") is True,
         )
 
@@ -179,10 +190,14 @@ def source_kind(url: str, allow_file_sources: bool) -> str:
     raise SourceRefused(f"protocol {scheme!r} is not allowed (rtsp, rtsps, http, https)")
 
 
-GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "level+info", "-filter_complex_threads", "1")
+GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "level+info")
+# Probe a camera's stream briefly: RTSP's SDP already names the codecs (and usually their parameters), and
+# each byte read while probing is read before the muxers start, making every program date-time late.
+SMALL_PROBE = {"probesize": "32768", "analyzeduration": "500000", "fpsprobesize": "0"}
+HINTS = frozenset({"hevc", "fmp4", "full_probe"})
 
 
-def input_options(kind: str, *, snapshot_decoder: bool) -> dict[str, Any]:
+def input_options(kind: str, *, full_probe: bool = False) -> dict[str, Any]:
     """Options placed before one ``-i`` (ffmpeg-python writes them in name order, which ffmpeg doesn't mind)."""
     options: dict[str, Any] = {"protocol_whitelist": WHITELISTS[kind]}
     if kind in ("rtsp", "rtsps"):
@@ -192,18 +207,14 @@ def input_options(kind: str, *, snapshot_decoder: bool) -> dict[str, Any]:
     else:
         options |= {"re": None, "stream_loop": "-1"}
     options |= {"fflags": "+genpts+discardcorrupt", "avoid_negative_ts": "make_zero"}
-    if kind != "file":  # cameras reset their clocks; a looped file has timestamps ffmpeg keeps in order itself
-        options["use_wallclock_as_timestamps"] = "1"
-    if snapshot_decoder:
-        # Only keyframes are decoded, and only for the snapshot; one decoder thread is enough for one keyframe
-        # a second and saves a fifth of the CPU and a quarter of the memory (bench/transcoder).
-        options |= {"skip_frame:v": "nokey", "threads:v": "1"}
+    if kind != "file" and not full_probe:
+        options |= SMALL_PROBE
     return options
 
 
-def open_input(url: str, kind: str, *, snapshot_decoder: bool) -> Any:
+def open_input(url: str, kind: str, *, full_probe: bool) -> Any:
     path = urlsplit(url).path if kind == "file" and url.startswith("file:") else url
-    return ffmpeg_graph.input(path, **input_options(kind, snapshot_decoder=snapshot_decoder))
+    return ffmpeg_graph.input(path, **input_options(kind, full_probe=full_probe))
 
 
 def audio_streams(spec: CameraSpec, source: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -214,21 +225,20 @@ def audio_streams(spec: CameraSpec, source: Any) -> tuple[list[Any], dict[str, A
     return [], {"an": None}
 
 
-def build_graph(spec: CameraSpec, out: OutputSettings, media_root: Path, codec_hint: str | None = None) -> Any:
-    """The ffmpeg-python graph: the camera's input(s) and the three outputs (live HLS, recording, snapshot)."""
+def build_graph(spec: CameraSpec, out: OutputSettings, media_root: Path, hints: frozenset[str] = frozenset()) -> Any:
+    """The ffmpeg-python graph: the camera's input(s) and the outputs (recording, live HLS).
+
+    ``hints`` (learnt from earlier runs): ``fmp4`` writes live HLS as fragmented MP4 (B-frames), ``hevc`` too,
+    tagged ``hvc1`` (the form Safari plays), ``full_probe`` probes the input with ffmpeg's defaults."""
     paths = MediaPaths(media_root, spec.key, spec.id)
+    full_probe = "full_probe" in hints
     main_kind = source_kind(spec.source_url, out.allow_file_sources)
+    main = open_input(spec.source_url, main_kind, full_probe=full_probe)
+    live = main
     if spec.substream_url:
-        sub_kind = source_kind(spec.substream_url, out.allow_file_sources)
-        main = open_input(spec.source_url, main_kind, snapshot_decoder=False)
-        live = open_input(spec.substream_url, sub_kind, snapshot_decoder=True)
-    else:
-        main = live = open_input(spec.source_url, main_kind, snapshot_decoder=True)
-    hevc = codec_hint == "hevc"
-    video: dict[str, Any] = {"c:v": "copy", **({"tag:v": "hvc1"} if hevc else {})}
-    layout = ({"hls_segment_type": "fmp4", "hls_fmp4_init_filename": "init.mp4"} if hevc
-              else {"hls_segment_type": "mpegts"})
-    extension = "m4s" if hevc else "ts"
+        live = open_input(spec.substream_url, source_kind(spec.substream_url, out.allow_file_sources),
+                          full_probe=full_probe)
+    video: dict[str, Any] = {"c:v": "copy", **({"tag:v": "hvc1"} if "hevc" in hints else {})}
     outputs = []
     if spec.recording:
         audio, audio_options = audio_streams(spec, main)
@@ -242,25 +252,28 @@ def build_graph(spec: CameraSpec, out: OutputSettings, media_root: Path, codec_h
     audio, audio_options = audio_streams(spec, live)
     outputs.append(ffmpeg_graph.output(
         live["v:0"], *audio, str(paths.playlist),
-        **video, **audio_options, **layout, f="hls", hls_time=str(out.segment_seconds),
+        # cut at the first keyframe at least 90 % of a segment after the last cut: a keyframe a hair early (a
+        # camera's timestamp jitter) must not make a segment twice as long, and EXT-X-TARGETDURATION with it
+        **video, **audio_options, **live_layout(paths, hints), f="hls", hls_time=f"{out.segment_seconds * 0.9:g}",
         hls_list_size=str(out.hls_list_size),
         hls_flags="delete_segments+program_date_time+independent_segments+temp_file+omit_endlist+discont_start",
-        hls_init_time="1",  # the first segment after a (re)start: cut at the first keyframe after 1 s
+        hls_init_time=f"{out.segment_seconds * 0.9:g}",  # the first segment after a (re)start, the same
         hls_delete_threshold="2", hls_start_number_source="epoch",
-        hls_segment_filename=str(paths.hls_dir / f"%d.{extension}"),
-    ))
-    thumbnail = live["v:0"].filter("fps", f"1/{out.snapshot_interval_s}").filter("scale", 640, -2)
-    outputs.append(ffmpeg_graph.output(
-        thumbnail, str(paths.snapshot), an=None, **{"threads:v": "1", "q:v": "5"}, f="image2", update="1",
-        atomic_writing="1",
     ))
     return ffmpeg_graph.merge_outputs(*outputs)
 
 
+def live_layout(paths: MediaPaths, hints: frozenset[str]) -> dict[str, str]:
+    if hints & {"fmp4", "hevc"}:
+        return {"hls_segment_type": "fmp4", "hls_fmp4_init_filename": INIT_SEGMENT,
+                "hls_segment_filename": str(paths.hls_dir / "%d.m4s")}
+    return {"hls_segment_type": "mpegts", "hls_segment_filename": str(paths.hls_dir / "%d.ts")}
+
+
 def build_argv(ffmpeg: str, spec: CameraSpec, out: OutputSettings, media_root: Path,
-               codec_hint: str | None = None) -> list[str]:
-    """The whole command line for one camera. ``codec_hint`` ``hevc`` switches HLS to fMP4 with ``hvc1``."""
-    return [ffmpeg, *GLOBAL_ARGS, *build_graph(spec, out, media_root, codec_hint).get_args()]
+               hints: frozenset[str] = frozenset()) -> list[str]:
+    """The whole command line for one camera (see :func:`build_graph` for ``hints``)."""
+    return [ffmpeg, *GLOBAL_ARGS, *build_graph(spec, out, media_root, hints).get_args()]
 
 
 def ffmpeg_env(base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -96,6 +96,20 @@ def collect(paths: MediaPaths, *, final: bool) -> list[Segment]:
     return found
 
 
+def discard_incoming(paths: MediaPaths) -> list[str]:
+    """Delete what a run that never made a live segment left in ``incoming/`` (a frame or two): not footage."""
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(paths.incoming_dir))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if entry.name.endswith(".mp4") or entry.name == RECORDING_LIST:
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed
+
+
 def _day_dirs(camera_dir: Path) -> list[Path]:
     try:
         return sorted(p for p in camera_dir.iterdir() if p.is_dir() and p.name.isdigit() and len(p.name) == 8)

@@ -11,11 +11,12 @@ from typing import Any
 from contract import limits
 from transcoder.camera import Camera, State
 from transcoder.ffmpeg import MediaPaths
+from transcoder.snapshots import read_quietly
 
 
 def playlist_bitrate_kbps(playlist: Path) -> float | None:
     try:
-        text = playlist.read_text()
+        text = read_quietly(playlist).decode(errors="replace")  # the worker's reads are not a viewer's
     except OSError:
         return None
     seconds, size = 0.0, 0

@@ -32,7 +32,8 @@ from transcoder.holds import HoldList
 from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
 from transcoder.process import ProcessFactory, start_ffmpeg
-from transcoder.recordings import DiskGuard, Segment, collect
+from transcoder.recordings import DiskGuard, Segment, collect, discard_incoming
+from transcoder.snapshots import PriorityPool, Snapshotter
 from transcoder.status import camera_report
 from transcoder.sync import SyncSession
 
@@ -59,6 +60,10 @@ class Worker:
         self._next_probe: dict[int, float] = {}
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="worker-io")
         self._sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync")
+        self._snapshot_pool = PriorityPool()
+        self.snapshots = Snapshotter(self._snapshot_pool, ffmpeg=self.ffmpeg, media_root=config.media_root,
+                                     clock=clock)
+        self.wake = threading.Event()  # set when a probe answers, so a camera found back starts in this turn
         self._portal_name: str | None = None
         self.sync = SyncSession(self.client, self._sync_pool, grace_s=config.lease_grace_s)
         guard = DiskGuard(config.media_root, config.disk_min_free_bytes, config.disk_min_free_percent)
@@ -74,17 +79,18 @@ class Worker:
     def _timing(self) -> Timing:
         c = self.config
         stall = max(c.stall_min_s, c.stall_segments * self.out.segment_seconds)
-        return Timing(stall_s=stall, start_timeout_s=max(c.start_timeout_s, 3 * self.out.segment_seconds),
+        return Timing(stall_s=stall, stall_segments=c.stall_segments,
+                      start_timeout_s=max(c.start_timeout_s, 3 * self.out.segment_seconds),
                       stop_timeout_s=c.stop_timeout_s, backoff_base_s=c.backoff_base_s,
                       backoff_max_s=c.backoff_max_s, restart_budget_per_hour=c.restart_budget_per_hour)
 
     def _paths(self, spec: CameraSpec) -> MediaPaths:
         return MediaPaths(self.config.media_root, spec.key, spec.id)
 
-    def _argv(self, spec: CameraSpec, codec_hint: str | None) -> list[str]:
+    def _argv(self, spec: CameraSpec, hints: frozenset[str]) -> list[str]:
         paths = self._paths(spec)
         paths.make_dirs()
-        return build_argv(self.ffmpeg, spec, self.out, self.config.media_root, codec_hint)
+        return build_argv(self.ffmpeg, spec, self.out, self.config.media_root, hints)
 
     def _new_camera(self, spec: CameraSpec) -> Camera:
         paths = self._paths(spec)
@@ -99,6 +105,9 @@ class Worker:
                 return None
 
         def on_exit(cam: Camera) -> None:
+            if cam.run_segments == 0:  # a run that made no live segment leaves no recording worth reporting
+                discard_incoming(self._paths(cam.spec))
+                return
             self._take(collect(self._paths(cam.spec), final=True))
 
         camera = Camera(spec, argv=self._argv, factory=self.factory, env=self.env, timing=self._timing(),
@@ -156,6 +165,9 @@ class Worker:
                          and camera.failure else "")
             if after is State.STOPPED and not camera.want_running:
                 del self.cameras[camera.spec.id]
+        self.snapshots.fast_s, self.snapshots.idle_s = self.out.snapshot_interval_s, self.out.snapshot_idle_interval_s
+        self.snapshots.step(now, ((c.spec.id, self._paths(c.spec), c.since) for c in self.cameras.values()
+                                  if c.state is State.RUNNING))
         self.sync.pending_deleted.extend(
             self.archive.step(now, lambda: [(c.spec.id, c.spec.retention_days) for c in self.cameras.values()]))
         receipt = self._export_receipt  # what the sync in flight carried (one in flight at a time)
@@ -192,7 +204,8 @@ class Worker:
                     camera.probe_result(future.result())
             if camera.state is State.BACKOFF and now >= self._next_probe.get(cam_id, 0.0):
                 self._next_probe[cam_id] = now + self.config.probe_interval_s
-                self._probes[cam_id] = self._pool.submit(reachable, camera.spec.source_url, 2.0)
+                self._probes[cam_id] = future = self._pool.submit(reachable, camera.spec.source_url, 2.0)
+                future.add_done_callback(lambda _: self.wake.set())
 
     @property
     def guard_active(self) -> bool:
@@ -262,7 +275,8 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 self.tick(self.clock())
-                self.stopping.wait(self.config.tick_s)
+                self.wake.wait(self.config.tick_s)
+                self.wake.clear()
         finally:
             self.shutdown()
             if metrics is not None:
@@ -296,6 +310,7 @@ class Worker:
         self._sync_pool.shutdown(wait=False, cancel_futures=True)
         self.exports.stop()
         self._export_pool.shutdown(wait=False, cancel_futures=True)
+        self._snapshot_pool.shutdown(wait=False, cancel_futures=True)
         log.info("worker %s stopped", self.config.name)
 
 
@@ -328,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)
         worker.stopping.set()
+        worker.wake.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -34,6 +34,7 @@ SAMPLE_JS = """() => {
       && hls.levels[hls.currentLevel >= 0 ? hls.currentLevel : 0].details
       ? hls.levels[hls.currentLevel >= 0 ? hls.currentLevel : 0].details.targetduration : null,
     config: {liveSyncDurationCount: hls.config.liveSyncDurationCount,
+             liveSyncOnStallIncrease: hls.config.liveSyncOnStallIncrease,
              liveMaxLatencyDurationCount: hls.config.liveMaxLatencyDurationCount,
              liveSyncDuration: hls.config.liveSyncDuration, maxLiveSyncPlaybackRate: hls.config.maxLiveSyncPlaybackRate}
   };

@@ -7,9 +7,10 @@ so every program date-time is late by the probing time. A latency computed from 
 ``playingDate``) is then too small by that much. Copying means the live stream itself is not delayed.
 
 This runs the worker's own ffmpeg command line (``transcoder.ffmpeg.build_argv``) against one simulated camera,
-as is and with ``-analyzeduration 0 -probesize 32768`` before the input, and prints for each how late the
-segment files are finished relative to the end their program date-time claims (negative: the date-times are
-late). Nothing is written to bench/results; the figures are for the report.
+as shipped (a brief input probe: ``transcoder.ffmpeg.SMALL_PROBE``) and with the hint ``full_probe`` (ffmpeg's
+default probing, what the worker falls back to for a stream the brief probe can't describe), and reports for
+each how late the segment files are finished relative to the end their program date-time claims (negative:
+the date-times are late). ``bench.latency`` runs it and records the figures.
 """
 
 from __future__ import annotations
@@ -19,21 +20,12 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from bench.latency.playlist import parse
 
-SMALL_PROBE = ["-analyzeduration", "0", "-probesize", "32768"]
 
-
-def _with_small_probe(argv: list[str]) -> list[str]:
-    at = argv.index("-i")
-    return [*argv[:at], *SMALL_PROBE, *argv[at:]]
-
-
-def trial(source_url: str, mutate: Callable[[list[str]], list[str]],
-          seconds: float = 12.0) -> dict[str, float | int | None]:
+def trial(source_url: str, hints: frozenset[str], seconds: float = 12.0) -> dict[str, float | int | None]:
     from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv, ffmpeg_env, find_ffmpeg
 
     with tempfile.TemporaryDirectory(prefix="pantau-pdt-") as tmp:
@@ -41,7 +33,7 @@ def trial(source_url: str, mutate: Callable[[list[str]], list[str]],
         spec = CameraSpec(id=1, key="k", source_url=source_url, recording=False)
         paths = MediaPaths(root, "k", 1)
         paths.make_dirs()
-        argv = mutate(build_argv(find_ffmpeg(), spec, OutputSettings(segment_seconds=1, hls_list_size=5), root))
+        argv = build_argv(find_ffmpeg(), spec, OutputSettings(segment_seconds=1, hls_list_size=5), root, hints)
         spawned = time.time()
         proc = subprocess.Popen(argv, env=ffmpeg_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         lags: list[float] = []
@@ -87,8 +79,8 @@ def probe_experiment(runs: int = 2) -> dict[str, dict[str, float | int | None]]:
     results = {}
     with RtspSimulator(cameras=1, clip=clip, fps=25) as sim:
         for attempt in range(1, runs + 1):
-            results[f"worker_argv_{attempt}"] = trial(sim.url(1), lambda argv: argv)
-            results[f"small_probe_{attempt}"] = trial(sim.url(1), _with_small_probe)
+            results[f"shipped_{attempt}"] = trial(sim.url(1), frozenset())
+            results[f"full_probe_{attempt}"] = trial(sim.url(1), frozenset({"full_probe"}))
     return results
 
 

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from portal import networks
 from portal.auth.policy import PUBLIC, allow
 from portal.models import Camera, CameraLease, CameraStatus, Worker, db, utcnow
-from portal.public.catalogue import effective_status
+from portal.public.catalogue import effective_status, reason_message
 from portal.secret import tokens_equal
 
 bp = Blueprint("health", __name__)
+PROBLEMS = ("offline", "auth_failed", "unsupported", "error")
 
 
 def summary(now: dt.datetime | None = None) -> dict[str, Any]:
@@ -49,17 +50,19 @@ def summary(now: dt.datetime | None = None) -> dict[str, Any]:
     problems = []
     rows = db.session.execute(
         select(Camera.id, Camera.name, Camera.enabled, CameraStatus.status, CameraStatus.updated_at,
-               CameraStatus.error, CameraStatus.restarts_last_hour)
+               CameraStatus.error, CameraStatus.restarts_last_hour, CameraStatus.reason)
         .outerjoin(CameraStatus, CameraStatus.camera_id == Camera.id)
     )
-    for cid, name, enabled, status, updated, error, restarts in rows:
+    for cid, name, enabled, status, updated, error, restarts, reason in rows:
         if not enabled:
             effective = "disabled"
         else:
             effective = effective_status(status, updated, now=now, lease_seconds=lease_seconds)
         by_status[effective] = by_status.get(effective, 0) + 1
-        if effective in ("offline", "error"):
-            problems.append({"id": cid, "name": name, "status": effective, "error": error,
+        if effective in PROBLEMS:
+            stale = effective != status  # the worker stopped reporting: its last reason no longer holds
+            problems.append({"id": cid, "name": name, "status": effective, "reason": None if stale else reason,
+                             "message": None if stale else reason_message(reason), "error": error,
                              "restarts_last_hour": restarts or 0})
     return {
         "at": now.isoformat(),

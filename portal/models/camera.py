@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 CAMERA_CATEGORIES = ("traffic", "beach", "market", "border", "public_space", "government", "river", "other")
 STATUSES = contract_status.STATUSES
+REASONS = contract_status.REASONS
+REASON_MAX_LENGTH = contract_status.REASON_MAX_LENGTH
 
 
 def new_media_key() -> str:
@@ -86,12 +88,19 @@ class Camera(db.Model):  # type: ignore[name-defined,misc]
 
 
 class CameraStatus(db.Model):  # type: ignore[name-defined,misc]
-    """The latest state a worker reported for a camera (one row per camera, overwritten)."""
+    """The latest state a worker reported for a camera (one row per camera, overwritten): the status an operator
+    acts on (``contract.status``), the reason code behind it and the technical line (``error``)."""
 
     __tablename__ = "camera_status"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status_known"),
+        CheckConstraint(f"reason IS NULL OR reason IN ({', '.join(repr(r) for r in sorted(REASONS))})",
+                        name="reason_known"),
+    )
 
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="unknown")
+    reason: Mapped[str | None] = mapped_column(String(REASON_MAX_LENGTH))
     state: Mapped[str] = mapped_column(String(16), default="stopped")
     error: Mapped[str | None] = mapped_column(Text)
     stderr_tail: Mapped[str | None] = mapped_column(Text)

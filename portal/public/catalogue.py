@@ -30,6 +30,21 @@ STATUS_LABELS = {
     "error": _l("Error"),
     "unknown": _l("Unknown"),
 }
+# Why a camera has its status (contract.status.REASONS): the short message an operator reads beside the technical
+# line. The msgids are the contract's English messages (tests/contract checks they match).
+REASON_MESSAGES = {
+    "unreachable": _l("The camera cannot be reached on the network."),
+    "timeout": _l("The camera does not answer."),
+    "no_media": _l("The camera answers but sends no video."),
+    "stalled": _l("The camera stopped sending video."),
+    "ended": _l("The camera ended the stream."),
+    "auth": _l("The camera refused the user name or password."),
+    "codec": _l("The camera sends a video format the portal cannot serve."),
+    "no_video": _l("The camera sends no video stream."),
+    "source_refused": _l("The camera's address is not allowed."),
+    "restart_budget": _l("The camera was restarted too often; retrying later."),
+    "ffmpeg": _l("The video process failed."),
+}
 CATEGORY_LABELS = {
     "traffic": _l("Traffic"),
     "beach": _l("Beach"),
@@ -41,6 +56,12 @@ CATEGORY_LABELS = {
     "other": _l("Other"),
 }
 PLAYABLE = frozenset({"online", "starting"})
+
+
+def reason_message(reason: str | None) -> str | None:
+    """The operator's message for a reason code, in the request's language."""
+    message = REASON_MESSAGES.get(reason or "")
+    return str(message) if message is not None else None
 MAX_QUERY_CHARS = 80
 EARTH_KM = 6371.0088
 

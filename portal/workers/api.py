@@ -24,7 +24,7 @@ from portal.footage import sync as footage_sync
 from portal.models import CameraEvent, CameraStatus, RecordingSegment, Worker, db, utcnow
 from portal.settings import Settings
 from portal.workers import credentials, payload
-from portal.workers.leases import assign, upsert_worker
+from portal.workers.leases import assign, bridge_outage, upsert_worker
 from portal.workers.payload import Segment
 
 API_VERSION = worker_api.API_VERSION
@@ -103,6 +103,10 @@ def sync() -> ResponseReturnValue:
     settings = _settings()
     now = utcnow()
 
+    gap = bridge_outage(now, quiet_s=max(3 * settings.sync_interval_s, settings.lease_seconds / 2))
+    if gap is not None:
+        log.warning("no worker synced for %.0f s (the portal or its database was down): leases extended by that",
+                    gap.total_seconds())
     worker = upsert_worker(checked.worker, now)
     cameras, expires = assign(worker, now, settings.lease_seconds)
     leased = {c.id for c in cameras}

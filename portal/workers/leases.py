@@ -1,4 +1,9 @@
-"""Handing cameras to workers: leases renewed on every sync, taken over when they expire."""
+"""Handing cameras to workers: leases renewed on every sync, taken over when they expire.
+
+A lease's time runs only while the portal runs. Workers keep their cameras through a portal outage (their
+grace time), so when the portal (or its database) comes back after a while, a lease that expired meanwhile
+must not go to another worker before its holder has had a chance to sync: the first sync after a silence
+moves every lease's expiry on by the length of the silence (:func:`bridge_outage`)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from portal.models import Camera, CameraLease, Worker, db
@@ -47,6 +52,27 @@ def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
     worker.last_seen_at = now
     db.session.flush()
     return worker
+
+
+OUTAGE_LOCK = 0x70616E74  # pg_advisory_xact_lock key: one sync bridges an outage, the others see it done
+
+
+def bridge_outage(now: dt.datetime, quiet_s: float) -> dt.timedelta | None:
+    """Call before this sync marks its worker seen. If no worker was seen for more than ``quiet_s`` seconds (the
+    portal or its database was down, or every worker was), extend every lease by the silence and return it."""
+    last = db.session.scalar(select(func.max(Worker.last_seen_at)))
+    if last is None or (now - last).total_seconds() <= quiet_s:
+        return None
+    if _savepoints():  # PostgreSQL: several portal instances may take the first syncs at once; one bridges
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTAGE_LOCK})
+        last = db.session.scalar(select(func.max(Worker.last_seen_at)).execution_options(populate_existing=True))
+        if last is None or (now - last).total_seconds() <= quiet_s:
+            return None
+    gap = now - last
+    for lease in db.session.scalars(select(CameraLease).where(CameraLease.expires_at >= last)):
+        lease.expires_at = lease.expires_at + gap  # the time it had left when the silence began
+    db.session.flush()
+    return gap
 
 
 def fair_share(enabled: int, active_workers: int, capacity: int) -> int:

@@ -108,9 +108,14 @@ def camera_status(value: Any, where: str) -> dict[str, Any]:
         item.get("stderr_tail"), f"{where}.stderr_tail", max_items=limits.MAX_STDERR_LINES, default=None,
         each=lambda v, f: bounds.text(v, f, max_len=limits.MAX_STDERR_LINE_CHARS, strip=False, multiline=True),
     )
+    status = bounds.choice(item.get("status"), f"{where}.status", STATUS_VALUES)
+    reason = bounds.text(item.get("reason"), f"{where}.reason", max_len=32, default=None) or None
+    if reason is not None and reason not in contract_status.REASONS:
+        reason = "ffmpeg"  # a newer worker's reason this portal doesn't know: still an error, shown as one
     return {
         "camera_id": bounds.integer(item.get("id"), f"{where}.id", 1, INT32_MAX),
-        "status": bounds.choice(item.get("status"), f"{where}.status", STATUS_VALUES),
+        "status": status,
+        "reason": None if status in ("online", "starting") else reason,
         "state": bounds.choice(item.get("state"), f"{where}.state", STATES, default="running"),
         "error": redact_text(error)[:STORED_ERROR_CHARS] if error else None,
         "stderr_tail": json.dumps([redact_text(line)[:STORED_STDERR_LINE_CHARS]

@@ -3,7 +3,8 @@
    No script per marker: one fetch, one loop, one cluster layer (chunked so 2,000 points don't block). */
 (function () {
   "use strict";
-  var COLORS = { online: "#1a7f37", starting: "#b7791f", offline: "#6b7280", error: "#c53030", unknown: "#6b7280" };
+  var COLORS = { online: "#1a7f37", starting: "#b7791f", offline: "#6b7280", error: "#c53030", auth_failed: "#c53030",
+                 unsupported: "#c53030", unknown: "#6b7280" };
 
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {

@@ -126,7 +126,10 @@
     }
     if (Hls && Hls.isSupported()) {
       var config = {
-        liveSyncDurationCount: 1.5, liveMaxLatencyDurationCount: 5, maxLiveSyncPlaybackRate: 1.2,
+        // one segment behind the newest: with 1 s segments about 1.4 s from camera to screen (bench/latency)
+        liveSyncDurationCount: 1, liveMaxLatencyDurationCount: 4, maxLiveSyncPlaybackRate: 1.2,
+        // a stall (the first one happens while starting) costs a quarter second, not a whole segment for good
+        liveSyncOnStallIncrease: 0.25,
         maxBufferLength: 10, backBufferLength: 10, manifestLoadingMaxRetry: 0
       };
       var extra = window.PantauPlayerConfig || {};  // a page or a benchmark may tune hls.js

@@ -91,3 +91,11 @@ def test_what_the_worker_reports_is_what_the_portal_reads(app: Flask, reply: dic
     assert set(body["cameras"][0]) == set(worker_api.STATUS_FIELDS)
     response = app.test_client().post(worker_api.SYNC_PATH, json=body, headers=worker_auth("w"))
     assert response.status_code == 200, response.get_json()
+
+
+def test_the_portal_has_a_message_for_every_reason_and_it_is_the_contracts() -> None:
+    from portal.public.catalogue import REASON_MESSAGES
+
+    assert set(REASON_MESSAGES) == set(contract_status.REASONS)
+    for reason, (_, english) in contract_status.REASONS.items():
+        assert REASON_MESSAGES[reason]._args[0] == english, reason  # the lazy string's msgid

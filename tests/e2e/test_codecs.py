@@ -47,11 +47,12 @@ def test_hevc_is_copied_flagged_and_served_as_fmp4(demo_portal: Portal, demo_wor
         status, body = fetch(url)
         return body if status == 200 and b"#EXT-X-MAP:URI=\"init.mp4\"" in body else None
 
+    init_path = demo_portal.media_root / "hls" / camera.media_key / "init.mp4"
+    wait_for(lambda: init_path.exists() and b"hvc1" in init_path.read_bytes(), timeout=40,
+             message="the H.265 live view is not tagged hvc1, the form Safari plays")
     body = wait_for(fmp4_playlist, timeout=40, message="no fMP4 playlist for the H.265 camera")
     segment = next(line for line in body.decode().splitlines() if line.endswith(".m4s"))
     assert fetch(url.replace("index.m3u8", segment))[0] == 200
-    init = (demo_portal.media_root / "hls" / camera.media_key / "init.mp4").read_bytes()
-    assert b"hvc1" in init, "tagged hvc1, the form Safari plays"
     status = wait_for(lambda: (s := camera_status(demo_portal, camera.id)) and s.status == "online" and s,
                       timeout=20, message="not online")
     assert status.codec == "hevc" and (status.width, status.height) == (640, 360)

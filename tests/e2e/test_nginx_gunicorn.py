@@ -97,8 +97,8 @@ def write_media(root: Path, key: str) -> None:
     (root / "snapshots" / f"{key}.jpg").write_bytes(snapshot_bytes(key))
 
 
-def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def start_gunicorn(env: dict[str, str], log: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    port = port or free_port()
     with log.open("ab") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{port}", "-w", "2",

@@ -272,3 +272,22 @@ def test_status_changes_leave_a_history(client: FlaskClient) -> None:
     events = db.session.query(CameraEvent).order_by(CameraEvent.id).all()
     assert [e.kind for e in events] == ["down", "restart", "up", "restart"]
     assert "s3cret" not in (events[0].detail or "") and "Connection refused" in (events[0].detail or "")
+
+
+def test_after_a_portal_outage_expired_leases_wait_for_their_holder(client: FlaskClient) -> None:
+    cam = add_camera()
+    assert [c["id"] for c in sync(client, "w1").json["cameras"]] == [cam.id]
+    sync(client, "w2")
+    # The portal was down for two minutes: nobody synced, and w1's lease ran out meanwhile.
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    db.session.query(Worker).update({"last_seen_at": past})
+    lease = db.session.get(CameraLease, cam.id)
+    lease.expires_at = past + dt.timedelta(seconds=20)
+    db.session.commit()
+    assert sync(client, "w2").json["cameras"] == [], "w2 came back first, but w1 still holds the camera"
+    assert [c["id"] for c in sync(client, "w1").json["cameras"]] == [cam.id]
+    # A lease that had already run out before the silence is not revived.
+    db.session.query(Worker).update({"last_seen_at": past})
+    db.session.get(CameraLease, cam.id).expires_at = past - dt.timedelta(seconds=1)
+    db.session.commit()
+    assert [c["id"] for c in sync(client, "w2").json["cameras"]] == [cam.id]

@@ -69,6 +69,14 @@ class FreezableProxy:
         if listener is not None:
             _shutdown(listener)
 
+    def cut(self) -> None:
+        """A restart of what is behind the proxy: every connection closed, new ones refused until ``thaw()``."""
+        self.freeze()
+        with self._lock:
+            pairs = list(self._conns)
+        for pair in pairs:
+            pair.close()
+
     def thaw(self) -> None:
         with self._lock:
             self.frozen = False

@@ -51,6 +51,7 @@ class Feed:
     def __init__(self, appsrc: Gst.Element) -> None:
         self.appsrc = appsrc
         self.position = 0
+        self.first: int | None = None  # running time of the first frame: the others follow on the frame grid
         self.clock: Gst.Clock | None = None
         self.created = Gst.SystemClock.obtain().get_time()  # the pipelines' clock (no element provides one)
 
@@ -198,7 +199,11 @@ class Simulator:
                 if running is None:  # pipeline not playing yet: the first frame waits (and stays the first)
                     continue
                 buffer = self.frames[feed.position % count].copy()  # shares the memory, copies the duration
-                buffer.pts = buffer.dts = running
+                if feed.first is None:
+                    feed.first = running
+                # a camera stamps frames from its encoder's clock, one frame period apart, however late the
+                # pacer pushes them: no arrival jitter in the RTP timestamps
+                buffer.pts = buffer.dts = feed.first + feed.position * (Gst.SECOND // self.fps)
                 if feed.appsrc.emit("push-buffer", buffer) == Gst.FlowReturn.OK:  # else flushing: offer it again
                     feed.position += 1
             deadline += period

@@ -15,6 +15,7 @@ from tests.support.rtsp_light import LightRtspSimulator, LightRtspSimulatorError
 from tests.support.tools import require_tool, wait_for
 from tests.support_tests.test_rtsp import Reader, ffprobe
 from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv, ffmpeg_env
+from transcoder.snapshots import jpeg_from_segment, take_snapshot
 
 pytestmark = pytest.mark.rtsp
 
@@ -111,7 +112,8 @@ def test_stopped_camera_cuts_readers_off_and_comes_back(sim: LightRtspSimulator,
         sim.stop_camera("cam99")
 
 
-def test_worker_argv_writes_hls_and_snapshot(sim: LightRtspSimulator, tools: dict[str, str], tmp_path: Path) -> None:
+def test_worker_argv_writes_hls_and_a_snapshot_is_cut_from_it(sim: LightRtspSimulator, tools: dict[str, str],
+                                                                tmp_path: Path) -> None:
     spec = CameraSpec(id=7, key="lightcam", source_url=sim.url(1), recording=True)
     paths = MediaPaths(tmp_path, spec.key, spec.id)
     paths.make_dirs()
@@ -123,11 +125,11 @@ def test_worker_argv_writes_hls_and_snapshot(sim: LightRtspSimulator, tools: dic
     try:
         def ready() -> bool:
             segments = list(paths.hls_dir.glob("*.ts"))
-            return (paths.playlist.is_file() and len(segments) >= 2 and paths.snapshot.is_file()
-                    and paths.snapshot.stat().st_size > 0)
+            return paths.playlist.is_file() and len(segments) >= 2
 
-        wait_for(ready, timeout=30, message=f"no HLS/snapshot from the worker's ffmpeg\n{log.read_text()[-3000:]}")
+        wait_for(ready, timeout=30, message=f"no HLS from the worker's ffmpeg\n{log.read_text()[-3000:]}")
         assert proc.poll() is None, log.read_text()[-3000:]
+        assert take_snapshot(paths, jpeg_from_segment)
     finally:
         proc.terminate()
         try:

@@ -71,7 +71,7 @@ SPEC = CameraSpec(id=7, key="00000abc", source_url="rtsp://admin:s3cret@127.0.0.
 def make_camera(timing: Timing | None = None, spec: CameraSpec = SPEC, argv=None):  # type: ignore[no-untyped-def]
     factory, progress = Factory(), Progress()
     exits: list[Camera] = []
-    camera = Camera(spec, argv=argv or (lambda s, hint: ["ffmpeg", "-i", s.source_url, hint or "h264"]),
+    camera = Camera(spec, argv=argv or (lambda s, hints: ["ffmpeg", "-i", s.source_url, *sorted(hints)]),
                     factory=factory, env={}, timing=timing or Timing(), progress=progress,
                     rng=random.Random(1), on_exit=exits.append)
     return camera, factory, progress, exits

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.transcoder.fakes import SPEC, make_camera
 from transcoder.camera import State, Timing
 from transcoder.ffmpeg import CameraSpec, SourceRefused
@@ -92,7 +94,8 @@ def test_exponential_backoff_with_jitter_and_a_cap() -> None:
     for _ in range(7):
         camera.transition(now)
         assert camera.state is State.STARTING
-        factory.last.code = 1  # connection refused
+        factory.last.stderr = ["[tcp @ 0x1] [error] Connection to tcp://10.0.0.5:554 failed: Connection refused"]
+        factory.last.code = 1
         camera.transition(now + 0.1)
         assert camera.state is State.BACKOFF
         delays.append(camera.retry_at - (now + 0.1))
@@ -131,13 +134,93 @@ def test_process_that_exits_is_offline_with_the_reason_and_credentials_removed()
     assert "refused" in (camera.error or "")
 
 
-def test_authentication_failure_is_an_error_not_offline() -> None:
+def test_wrong_password_waits_minutes_growing_so_the_camera_sees_a_handful_of_logins_an_hour() -> None:
+    camera, factory, _, _ = make_camera(T)
+    now = 0.0
+    for _ in range(3600 * 2):  # two hours of a camera whose password changed, probed as often as the worker does
+        camera.probe_result(True)  # the probe never logs in: it only sees the camera is there
+        camera.transition(now)
+        if camera.state is State.STARTING and factory.last.code is None:
+            factory.last.stderr = ["[rtsp @ 0x1] [error] method DESCRIBE failed: 401 Unauthorized"]
+            factory.last.code = 1
+            camera.transition(now)
+            assert camera.state is State.BACKOFF and camera.status == "auth_failed" and camera.reason == "auth"
+        if now == 3600:
+            assert len(factory.started) <= 5, "at most a handful of failed logins in the first hour"
+        now += 1
+    assert len(factory.started) <= 8
+    camera.update(CameraSpec(id=7, key="00000abc", source_url="rtsp://admin:new@10.0.0.5/stream1"), now)
+    camera.transition(now + 0.5)
+    assert camera.state is State.STARTING, "new credentials are tried at once"
+
+
+def test_a_long_outage_costs_probes_not_restarts_and_the_camera_returns_at_once() -> None:
+    camera, factory, progress, _ = make_camera(T)
+    now = run_until_running(camera, progress)
+    factory.last.stderr = ["[tcp @ 0x1] [error] Connection to tcp://10.0.0.5:554 failed: Connection refused"]
+    factory.last.code = 1
+    camera.transition(now)
+    assert camera.status == "offline" and camera.reason == "unreachable"
+    for step in range(1, 2 * 90):  # 90 s away, probed every half second
+        camera.probe_result(False)
+        camera.transition(now + step / 2)
+    assert len(factory.started) == 1, "no restart while the probe says the camera is away"
+    camera.probe_result(True)
+    camera.transition(now + 90.2)
+    assert camera.state is State.STARTING and len(factory.started) == 2
+
+
+def test_stall_deadline_follows_the_cameras_keyframe_interval() -> None:
+    slow, factory, progress, _ = make_camera(T)
+    slow.transition(0)
+    now = 11.0  # a 10 s-GOP camera: the first segment after about 11 s, then one every 10 s
+    for _ in range(6 * 60 * 3):  # three hours
+        progress.advance()
+        slow.transition(now)
+        slow.transition(now + 9.9)
+        now += 10
+    assert slow.state is State.RUNNING and len(factory.started) == 1, "a 10 s GOP is not a stall"
+    assert 29 <= slow.stall_deadline <= 31
+    fast, factory, progress, _ = make_camera(Timing())  # the least deadline: 4 s
+    fast.transition(0)
+    for t in range(2, 12):  # 1 s GOP
+        progress.advance()
+        fast.transition(float(t))
+    assert fast.stall_deadline == 4.0
+    fast.transition(11 + 4.4)  # frozen: no new segment since 11 s
+    assert fast.state is State.STOPPING and fast.reason == "stalled"
+
+
+def test_a_codec_the_portal_cannot_serve_is_unsupported_and_waits_for_a_person() -> None:
+    camera, factory, progress, _ = make_camera(T)
+    camera.transition(0)
+    factory.last.stderr = ["[info]   Stream #0:0: Video: mjpeg (Baseline), yuvj420p(pc), 1280x720, 25 fps, 90k tbn"]
+    progress.advance()
+    camera.transition(1)
+    camera.transition(1.1)
+    assert camera.state is State.BACKOFF and camera.status == "unsupported" and "mjpeg" in (camera.error or "")
+    assert camera.retry_at - 1.1 >= 90
+
+
+@pytest.mark.parametrize(("lines", "code", "reason", "status"), [
+    (["[rtsp @ 0x1] [error] method DESCRIBE failed: 401 Unauthorized"], 1, "auth", "auth_failed"),
+    (["[tcp @ 0x1] [error] Connection to tcp://127.0.0.1:9 failed: Connection refused"], 1, "unreachable", "offline"),
+    (["[tcp @ 0x1] [error] Connection to tcp://127.0.0.1:9 failed: Connection timed out"], 1, "timeout", "offline"),
+    (["[in#0 @ 0x1] [error] Error opening input: Invalid data found when processing input"], 1, "no_media",
+     "offline"),
+    (["[info]   Stream #0:0: Video: h264 (High), yuv420p, 1280x720, 25 fps", "[error] Conversion failed!"], 1,
+     "ffmpeg", "error"),
+    (["[info]   Stream #0:0: Video: h264 (High), yuv420p, 1280x720, 25 fps"], 0, "ended", "offline"),
+    (["[error] Protocol 'file' not on whitelist 'rtsp,rtp,udp,tcp'!"], 1, "source_refused", "error"),
+])
+def test_why_a_run_ended_is_a_reason_an_operator_can_act_on(lines: list[str], code: int, reason: str,
+                                                            status: str) -> None:
     camera, factory, _, _ = make_camera(T)
     camera.transition(0)
-    factory.last.stderr = ["[rtsp @ 0x1] [error] method DESCRIBE failed: 401 Unauthorized"]
-    factory.last.code = 1
+    factory.last.stderr = lines
+    factory.last.code = code
     camera.transition(1)
-    assert camera.state is State.BACKOFF and camera.status == "error"
+    assert (camera.reason, camera.status) == (reason, status)
 
 
 def test_no_segment_in_time_after_start_is_a_failure() -> None:
@@ -222,8 +305,24 @@ def test_hevc_camera_is_restarted_once_with_the_hevc_layout() -> None:
     assert camera.state is State.RUNNING and len(factory.started) == 2
 
 
+def test_a_b_frame_stream_mpegts_refuses_is_started_again_at_once_as_fmp4() -> None:
+    camera, factory, progress, exits = make_camera(T)
+    camera.transition(0)
+    factory.last.stderr = ["[info]   Stream #0:0: Video: h264 (High), yuv420p, 1920x1080, 25 fps",
+                           "[mpegts @ 0x1] [error] first pts and dts value must be set",
+                           "[error] av_interleaved_write_frame(): Invalid data found when processing input"]
+    factory.last.code = 1
+    camera.transition(1.2)
+    assert camera.state is State.STARTING and factory.last.argv[-1] == "fmp4" and len(factory.started) == 2
+    assert camera.failures == 0 and camera.status == "starting", "learning the layout is not a failure"
+    assert exits == [camera] and camera.run_segments == 0  # the worker discards what the failed run recorded
+    progress.advance()
+    camera.transition(2.5)
+    assert camera.state is State.RUNNING
+
+
 def test_refused_source_fails_without_starting_ffmpeg() -> None:
-    def refuse(spec, hint):  # type: ignore[no-untyped-def]
+    def refuse(spec, hints):  # type: ignore[no-untyped-def]
         raise SourceRefused("protocol 'gopher' is not allowed (rtsp, rtsps, http, https)")
 
     camera, factory, _, _ = make_camera(T, argv=refuse)
@@ -252,12 +351,15 @@ def test_a_camera_seen_down_is_retried_as_soon_as_it_answers_even_after_a_failed
     factory.last.code = 0
     camera.transition(now + 1)
     camera.probe_result(False)  # the camera is away
-    camera.transition(camera.retry_at)  # a scheduled retry: still away, ffmpeg fails at once
-    assert camera.state is State.STARTING
-    factory.last.code = 1
+    camera.transition(camera.retry_at)  # the scheduled retry waits while the probe says it is away
+    assert camera.state is State.BACKOFF and len(factory.started) == 1
+    camera.probe_result(True)  # back (after being seen down): at once
     camera.transition(camera.retry_at + 0.1)
+    assert camera.state is State.STARTING
+    factory.last.code = 1  # but it fails again at once
+    camera.transition(camera.since + 0.1)
     assert camera.state is State.BACKOFF and camera.retry_at - camera.since > 6
-    camera.probe_result(True)  # back: no need to see it down again in this backoff
+    camera.probe_result(True)  # still "seen down" in this outage: no need to see it down again
     camera.transition(camera.since + 0.5)
     assert camera.state is State.STARTING and len(factory.started) == 3
     progress.advance()

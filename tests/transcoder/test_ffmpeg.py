@@ -29,33 +29,43 @@ def test_reads_the_camera_once_and_copies_video() -> None:
     assert option(argv, "-c:v") == ["copy", "copy"], "live HLS and recording copy the video"
     assert "libx264" not in argv
     for flag, value in [("-rtsp_transport", "tcp"), ("-timeout", "10000000"), ("-fflags", "+genpts+discardcorrupt"),
-                        ("-avoid_negative_ts", "make_zero"), ("-use_wallclock_as_timestamps", "1"),
-                        ("-protocol_whitelist", "rtsp,rtp,udp,tcp")]:
+                        ("-avoid_negative_ts", "make_zero"), ("-protocol_whitelist", "rtsp,rtp,udp,tcp"),
+                        ("-probesize", "32768")]:
         assert option(argv, flag) == [value]
-    assert argv.index("-protocol_whitelist") < argv.index("-i")
+        assert argv.index(flag) < argv.index("-i"), f"{flag} is an input option"
+    assert "-use_wallclock_as_timestamps" not in argv, "the camera's own timestamps: B-frames survive"
+    assert "-skip_frame:v" not in argv and "-filter_complex" not in argv, "nothing is decoded"
 
 
-def test_outputs_live_hls_recording_and_snapshot() -> None:
+def test_full_probe_hint_drops_the_brief_probe() -> None:
+    argv = build_argv("ffmpeg", spec(), OUT, ROOT, frozenset({"full_probe"}))
+    assert "-probesize" not in argv and "-analyzeduration" not in argv
+
+
+def test_outputs_live_hls_and_recording() -> None:
     argv = build_argv("ffmpeg", spec(), OUT, ROOT)
     assert "/srv/media/hls/00000ab3/index.m3u8" in argv
     assert option(argv, "-hls_segment_filename") == ["/srv/media/hls/00000ab3/%d.ts"]
+    assert option(argv, "-hls_segment_type") == ["mpegts"], "MPEG-TS: the cheapest to write"
+    b_frames = build_argv("ffmpeg", spec(), OUT, ROOT, frozenset({"fmp4"}))
+    assert option(b_frames, "-hls_segment_type") == ["fmp4"], "fMP4 carries B-frame streams; MPEG-TS refuses them"
+    assert option(b_frames, "-hls_segment_filename") == ["/srv/media/hls/00000ab3/%d.m4s"]
+    assert option(b_frames, "-hls_fmp4_init_filename") == ["init.mp4"] and "-tag:v" not in b_frames
     flags = option(argv, "-hls_flags")[0].split("+")
     assert {"delete_segments", "program_date_time", "independent_segments", "temp_file", "omit_endlist"} <= set(flags)
-    assert option(argv, "-hls_time") == ["2"] and option(argv, "-hls_list_size") == ["6"]
+    assert option(argv, "-hls_time") == ["1.8"] and option(argv, "-hls_list_size") == ["6"], "90 %: jitter-proof"
+    assert option(argv, "-hls_init_time") == ["1.8"]
     assert option(argv, "-hls_start_number_source") == ["epoch"], "segment names never repeat after a restart"
     assert option(argv, "-segment_time") == ["60"] and option(argv, "-reset_timestamps") == ["1"]
     assert argv[argv.index("-segment_list") + 1] == "/srv/media/recordings/3/incoming/segments.csv"
     assert "/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4" in argv
     assert "empty_moov" in option(argv, "-segment_format_options")[0], "a killed ffmpeg leaves playable files"
-    assert argv[-1] == "/srv/media/snapshots/00000ab3.jpg"
-    assert option(argv, "-filter_complex") == ["[0:v:0]fps=1/5[s0];[s0]scale=640:-2[s1]"], "a snapshot every 5 s"
-    assert option(argv, "-skip_frame:v") == ["nokey"], "only keyframes are decoded, for the snapshot"
-    assert option(argv, "-atomic_writing") == ["1"]
+    assert argv[-1] == "/srv/media/hls/00000ab3/index.m3u8"
 
 
 def test_audio_dropped_or_aac() -> None:
     dropped = build_argv("ffmpeg", spec(audio="drop"), OUT, ROOT)
-    assert "aac" not in dropped and dropped.count("-an") == 3
+    assert "aac" not in dropped and dropped.count("-an") == 2
     aac = build_argv("ffmpeg", spec(audio="aac"), OUT, ROOT)
     assert option(aac, "-c:a") == ["aac", "aac"] and "0:a:0?" in aac
 
@@ -69,22 +79,18 @@ def test_global_options_come_first_and_each_output_ends_with_its_path() -> None:
     argv = build_argv("ffmpeg", spec(), OUT, ROOT)
     assert argv[:4] == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats"], "global options before any input"
     outputs = [a for a in argv if a.startswith("/srv/media/") and "%" not in a or a.endswith("%Y%m%dT%H%M%SZ.mp4")]
-    assert outputs[-3:] == ["/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4", "/srv/media/hls/00000ab3/index.m3u8",
-                            "/srv/media/snapshots/00000ab3.jpg"]
+    assert outputs[-2:] == ["/srv/media/recordings/3/incoming/%Y%m%dT%H%M%SZ.mp4", "/srv/media/hls/00000ab3/index.m3u8"]
 
 
 def test_substream_feeds_live_and_snapshot_main_feeds_recording() -> None:
     argv = build_argv("ffmpeg", spec(substream_url="rtsp://u:p@127.0.0.1:9/s2"), OUT, ROOT)
     assert option(argv, "-i") == ["rtsp://u:p@127.0.0.1:9/s1", "rtsp://u:p@127.0.0.1:9/s2"]
     maps = option(argv, "-map")
-    assert maps == ["0:v:0", "1:v:0", "[s1]"]  # recording (main), live (substream), snapshot (filtered)
-    assert option(argv, "-filter_complex")[0].startswith("[1:v:0]fps="), "the snapshot decodes the substream"
-    # the keyframe-only decoder applies to the substream, the one the snapshot decodes
-    assert argv.index("-skip_frame:v") > argv.index("rtsp://u:p@127.0.0.1:9/s1")
+    assert maps == ["0:v:0", "1:v:0"]  # recording (main), live (substream: the snapshot is cut from it)
 
 
 def test_hevc_is_copied_into_fmp4_tagged_hvc1() -> None:
-    argv = build_argv("ffmpeg", spec(), OUT, ROOT, codec_hint="hevc")
+    argv = build_argv("ffmpeg", spec(), OUT, ROOT, frozenset({"hevc"}))
     assert option(argv, "-hls_segment_type") == ["fmp4"] and option(argv, "-tag:v") == ["hvc1", "hvc1"]
     assert option(argv, "-c:v") == ["copy", "copy"]
 

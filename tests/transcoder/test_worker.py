@@ -80,7 +80,7 @@ def test_changed_output_settings_restart_every_camera(setup) -> None:  # type: i
     portal.settings = {"segment_seconds": 4}
     settle(worker, 5)
     worker.tick(5.5)
-    assert len(factory.started) == 2 and "4" in factory.last.argv[factory.last.argv.index("-hls_time") + 1]
+    assert len(factory.started) == 2 and factory.last.argv[factory.last.argv.index("-hls_time") + 1] == "3.6"
 
 
 def test_segments_are_resent_until_acknowledged(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -173,3 +173,20 @@ def test_config_from_env(tmp_path: Path) -> None:
     assert config.credential == "pantau_w1_from-a-file" and "from-a-file" not in repr(config)
     with pytest.raises(ConfigError, match="cannot be read"):
         WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL_FILE": str(tmp_path / "missing")})
+
+
+def test_a_run_without_a_live_segment_reports_no_recording(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    worker, portal, factory = setup
+    portal.cameras = [cam(1)]
+    settle(worker, 0)
+    worker.tick(0.5)
+    incoming = tmp_path / "recordings/1/incoming"
+    (incoming / "20261122T130000Z.mp4").write_bytes(b"one frame")  # what a run that died at once leaves
+    factory.last.stderr = ["[info]   Stream #0:0: Video: h264 (High), yuv420p, 1280x720, 25 fps",
+                           "[aost#0:1 @ 0x1] [error] Error initializing output stream"]
+    factory.last.code = 1
+    worker.tick(1)
+    assert not list(incoming.glob("*.mp4")) and worker.pending_segments == []
+    settle(worker, 5)
+    assert portal.bodies[-1]["segments"] == []
+    assert portal.bodies[-1]["cameras"][0]["status"] == "error"
