@@ -94,7 +94,7 @@ def test_exponential_backoff_with_jitter_and_a_cap() -> None:
     for _ in range(7):
         camera.transition(now)
         assert camera.state is State.STARTING
-        factory.last.stderr = ["[tcp @ 0x1] [error] Connection to tcp://10.0.0.5:554 failed: Connection refused"]
+        factory.last.stderr = ["[tcp @ 0x1] [error] Connection to tcp://127.0.0.5:554 failed: Connection refused"]
         factory.last.code = 1
         camera.transition(now + 0.1)
         assert camera.state is State.BACKOFF
@@ -149,7 +149,7 @@ def test_wrong_password_waits_minutes_growing_so_the_camera_sees_a_handful_of_lo
             assert len(factory.started) <= 5, "at most a handful of failed logins in the first hour"
         now += 1
     assert len(factory.started) <= 8
-    camera.update(CameraSpec(id=7, key="00000abc", source_url="rtsp://admin:new@10.0.0.5/stream1"), now)
+    camera.update(CameraSpec(id=7, key="00000abc", source_url="rtsp://admin:new@127.0.0.5/stream1"), now)
     camera.transition(now + 0.5)
     assert camera.state is State.STARTING, "new credentials are tried at once"
 
@@ -157,7 +157,7 @@ def test_wrong_password_waits_minutes_growing_so_the_camera_sees_a_handful_of_lo
 def test_a_long_outage_costs_probes_not_restarts_and_the_camera_returns_at_once() -> None:
     camera, factory, progress, _ = make_camera(T)
     now = run_until_running(camera, progress)
-    factory.last.stderr = ["[tcp @ 0x1] [error] Connection to tcp://10.0.0.5:554 failed: Connection refused"]
+    factory.last.stderr = ["[tcp @ 0x1] [error] Connection to tcp://127.0.0.5:554 failed: Connection refused"]
     factory.last.code = 1
     camera.transition(now)
     assert camera.status == "offline" and camera.reason == "unreachable"
