@@ -39,6 +39,7 @@ def upgrade():
         sa.Column('client_id', sa.Integer(), nullable=True),
         sa.Column('device_id', sa.String(length=100), nullable=False),
         sa.Column('account_id', sa.String(length=100), nullable=False),
+        sa.Column('media_url', sa.String(length=300), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_open311_requests_incident_id_incidents'),
                                 ondelete='CASCADE'),

@@ -41,4 +41,5 @@ class Open311Request(db.Model):  # type: ignore[name-defined,misc]
     client_id: Mapped[int | None] = mapped_column(ForeignKey("open311_clients.id", ondelete="SET NULL"), index=True)
     device_id: Mapped[str] = mapped_column(String(100), default="")
     account_id: Mapped[str] = mapped_column(String(100), default="")
+    media_url: Mapped[str] = mapped_column(String(300), default="")  # the app's photo link (never fetched)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -34,10 +34,10 @@ PUBLIC_DECIMALS = 3  # about 110 m: where, not whose door
 LIMITS = {  # field -> most characters
     "api_key": 200, "jurisdiction_id": 100, "service_code": 40, "lat": 40, "long": 40, "address_string": 300,
     "address_id": 100, "email": 254, "device_id": 100, "account_id": 100, "first_name": 100, "last_name": 100,
-    "phone": 40, "description": 4000, "media_url": 1000,
+    "phone": 40, "description": 2000, "media_url": 300,
 }
 ATTRIBUTE = re.compile(r"^attribute\[([a-z_]{1,40})\]$")
-MEDIA_URL = re.compile(r"^https?://[^\s<>\"']{1,990}$")
+MEDIA_URL = re.compile(r"^https?://[^\s<>\"']{1,290}$")
 
 
 class Open311Error(Exception):
@@ -66,10 +66,10 @@ def text_field(form: Mapping[str, str], field: str, *, multiline: bool = False) 
     return value.strip()
 
 
-def coordinate(form: Mapping[str, str], field: str, limit: float) -> float:
+def coordinate(form: Mapping[str, str], field: str, limit: float) -> float | None:
     raw = text_field(form, field)
     if not raw:
-        raise _field_error(field, gettext("is required (a report needs its place on the map)"))
+        return None
     try:
         value = float(raw)
     except ValueError:
@@ -82,14 +82,15 @@ def coordinate(form: Mapping[str, str], field: str, limit: float) -> float:
 @dataclass(frozen=True)
 class NewRequest:
     service_code: str
-    latitude: float
-    longitude: float
+    latitude: float | None
+    longitude: float | None
     address: str
     description: str
     reporter_name: str
     reporter_phone: str
     device_id: str
     account_id: str
+    media_url: str
 
 
 def read_post(form: Mapping[str, str]) -> NewRequest:
@@ -109,6 +110,10 @@ def read_post(form: Mapping[str, str]) -> NewRequest:
     latitude = coordinate(form, "lat", 90)
     longitude = coordinate(form, "long", 180)
     address = text_field(form, "address_string")
+    if (latitude is None) != (longitude is None):
+        raise _field_error("lat" if latitude is None else "long", gettext("is required with the other coordinate"))
+    if latitude is None and not address:
+        raise Open311Error(400, gettext("lat and long, or address_string, are required (where did it happen?)"))
     text_field(form, "address_id")
     email = text_field(form, "email")
     if email and ("@" not in email or any(ch.isspace() for ch in email)):
@@ -131,15 +136,13 @@ def read_post(form: Mapping[str, str]) -> NewRequest:
         if raw not in ATTRIBUTE_VALUES:
             raise _field_error(key, gettext("must be one of %(options)s", options=", ".join(ATTRIBUTE_VALUES)))
         notes.append(gettext("People in danger or hurt: %(answer)s", answer=str(ATTRIBUTE_VALUES[raw])))
-    if media_url:
-        notes.append(gettext("Photo or video (sent by the app, not checked): %(url)s", url=media_url))
     if email:
         notes.append(gettext("E-mail: %(email)s", email=email))
     full = "\n".join(part for part in (description, *notes) if part)
     return NewRequest(service_code=code, latitude=latitude, longitude=longitude, address=address,
-                      description=full[:LIMITS["description"] + 1200], reporter_name=name[:200],
-                      reporter_phone=phone, device_id=text_field(form, "device_id"),
-                      account_id=text_field(form, "account_id"))
+                      description=full, reporter_name=name[:200], reporter_phone=phone,
+                      device_id=text_field(form, "device_id"), account_id=text_field(form, "account_id"),
+                      media_url=media_url)
 
 
 @dataclass(frozen=True)
@@ -221,12 +224,14 @@ def _agencies(incident_ids: Iterable[int]) -> dict[int, list[str]]:
     return found
 
 
-def _owned(incident_ids: Iterable[int], client_id: int | None) -> set[int]:
+def _owned(incident_ids: Iterable[int], client_id: int | None) -> dict[int, str]:
+    """The client's own requests among these (incident id -> the media_url it sent)."""
     ids = list(incident_ids)
     if client_id is None or not ids:
-        return set()
-    return set(db.session.scalars(select(Open311Request.incident_id).where(
-        Open311Request.client_id == client_id, Open311Request.incident_id.in_(ids))))
+        return {}
+    rows = db.session.execute(select(Open311Request.incident_id, Open311Request.media_url).where(
+        Open311Request.client_id == client_id, Open311Request.incident_id.in_(ids)))
+    return {incident_id: media_url or "" for incident_id, media_url in rows}
 
 
 STAGE_NOTES = {"received": "received", "verified": "verified", "dispatched": "dispatched", "handled": "handled",
@@ -259,7 +264,7 @@ def as_dicts(incidents: list[Incident], *, zone: zoneinfo.ZoneInfo, client_id: i
             "zipcode": "",
             "lat": lat,
             "long": lon,
-            "media_url": "",
+            "media_url": owned[incident.id] if mine else "",
         })
     return answers
 

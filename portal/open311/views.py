@@ -26,6 +26,11 @@ CHANGESET = "2026-12-01T00:00:00+08:00"  # when the served endpoint last changed
 FMT = "<any(json,xml):fmt>"
 
 
+# create_report's field names -> the GeoReport v2 names a client sent
+_FIELDS = {"category": "service_code", "latitude": "lat", "longitude": "long", "address": "address_string",
+           "reporter_name": "first_name", "reporter_phone": "phone", "location": "lat", "description": "description"}
+
+
 def _settings() -> Settings:
     return current_app.config["PANTAU"]  # type: ignore[no-any-return]
 
@@ -127,9 +132,11 @@ def request_post(fmt: str) -> ResponseReturnValue:
                                  reporter_phone=new.reporter_phone, source="open311", remote_addr=request.remote_addr)
     except ReportRejected as exc:
         db.session.rollback()
-        raise Open311Error(400, str(exc.args[0] if exc.args else exc)) from None
+        status = exc.status if exc.status in (400, 403, 429) else 400
+        message = f"{_FIELDS.get(exc.field or '', exc.field)}: {exc.message}" if exc.field else str(exc.message)
+        raise Open311Error(status, message) from None
     db.session.add(Open311Request(incident_id=incident.id, client_id=client_id, device_id=new.device_id,
-                                  account_id=new.account_id))
+                                  account_id=new.account_id, media_url=new.media_url))
     db.session.execute(update(Open311Client).where(Open311Client.id == client_id).values(
         last_used_at=utcnow(), requests_posted=Open311Client.requests_posted + 1))
     db.session.commit()
