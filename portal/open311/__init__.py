@@ -71,8 +71,8 @@ def init_app(app: Flask) -> None:
 
     # Every HTTP error and bounds error under /open311/ in the spec's shape; the portal's own answer elsewhere.
     handlers = app.error_handler_spec.setdefault(None, {}).setdefault(None, {})
-    portal_http = handlers.get(HTTPException)
-    portal_input = handlers.get(InputError)
+    portal_http: Any = handlers.get(HTTPException)
+    portal_input: Any = handlers.get(InputError)
 
     def _http(exc: HTTPException) -> ResponseReturnValue:
         if not _ours() or (exc.code or 500) >= 500:

@@ -61,8 +61,6 @@ def answer(data: Any, fmt: str, *, root: str, item: str | None, status: int = 20
     else:
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     response = Response(body, status=status, mimetype=MIMETYPES.get(fmt, "application/json"))
-    if fmt == "xml":
-        response.charset = "utf-8"
     response.headers["Cache-Control"] = "no-store"
     response.headers["Access-Control-Allow-Origin"] = "*"  # civic apps in browsers read the public parts too
     return response

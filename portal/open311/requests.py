@@ -238,7 +238,8 @@ STAGE_NOTES = {"received": "received", "verified": "verified", "dispatched": "di
                "closed": "closed"}
 
 
-def as_dicts(incidents: list[Incident], *, zone: zoneinfo.ZoneInfo, client_id: int | None = None) -> list[dict[str, Any]]:
+def as_dicts(incidents: list[Incident], *, zone: zoneinfo.ZoneInfo,
+             client_id: int | None = None) -> list[dict[str, Any]]:
     agencies = _agencies(i.id for i in incidents)
     owned = _owned((i.id for i in incidents), client_id)
     answers = []

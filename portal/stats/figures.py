@@ -21,6 +21,7 @@ import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Select, func, select
 
@@ -127,7 +128,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def _incidents(filters: Filters) -> Select[tuple[Incident]]:
+def _incidents(filters: Filters) -> Select[Any]:
     stmt = select(Incident).where(Incident.created_at >= filters.period.start, Incident.created_at < filters.period.end,
                                   Incident.status != "merged")
     if filters.category:
@@ -142,7 +143,8 @@ def load(filters: Filters) -> list[Report]:
     base = _incidents(filters)
     ids = base.with_only_columns(Incident.id)
     reports: dict[int, Report] = {}
-    for inc in db.session.scalars(base.order_by(Incident.created_at, Incident.id)):
+    found: Any = db.session.scalars(base.order_by(Incident.created_at, Incident.id))
+    for inc in found:
         reports[inc.id] = Report(id=inc.id, category=inc.category, district=inc.district or "", status=inc.status,
                                  created_at=inc.created_at, latitude=inc.latitude, longitude=inc.longitude)
     if not reports:
@@ -154,9 +156,9 @@ def load(filters: Filters) -> list[Report]:
         for incident_id, at in rows:
             if incident_id in reports and at is not None:
                 setattr(reports[incident_id], attr, _aware(at))
-    rows = db.session.execute(select(Dispatch, Agency.name).join(Agency, Agency.id == Dispatch.agency_id)
+    dispatches: Any = db.session.execute(select(Dispatch, Agency.name).join(Agency, Agency.id == Dispatch.agency_id)
                               .where(Dispatch.incident_id.in_(ids)).order_by(Dispatch.id))
-    for dispatch, agency in rows:
+    for dispatch, agency in dispatches:
         reports[dispatch.incident_id].dispatches.append(DispatchFacts(
             agency=agency, created_at=dispatch.created_at, acknowledged_at=dispatch.acknowledged_at,
             closed_at=dispatch.closed_at, sla_due_at=dispatch.sla_due_at, status=dispatch.status))

@@ -9,6 +9,7 @@ element's id is fixed (``map_heat``), so the page and the script agree.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import folium
 from folium.plugins import HeatMap
@@ -39,6 +40,6 @@ def script(reports: Sequence[Report], settings: Settings) -> str:
     layer = HeatMap(heat, radius=18, blur=14, min_opacity=0.35, max_zoom=16)
     layer._id = "reports"
     layer.add_to(fmap)
-    figure = fmap.get_root()
+    figure: Any = fmap.get_root()
     figure.render()
     return str(figure.script.render())

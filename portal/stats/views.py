@@ -15,8 +15,8 @@ from portal.bounds import InputError
 from portal.models import utcnow
 from portal.models.audit import record
 from portal.models.incident import INCIDENT_CATEGORIES
-from portal.settings import Settings
 from portal.open311.services import name_of
+from portal.settings import Settings
 from portal.stats import export, figures, heatmap
 
 bp = Blueprint("stats", __name__)
@@ -92,8 +92,9 @@ def index() -> ResponseReturnValue:
     offset = dt.datetime.now(zone).strftime("%z")
     page = render_template(
         "stats/index.html", filters=filters, summary=summary, query=_query(filters), labels=LABELS,
-        categories=INCIDENT_CATEGORIES, category_label=name_of, districts=figures.districts(), zone_name=dt.datetime.now(zone).tzname(),
-        zone_offset=f"{offset[:3]}:{offset[3:]}", map_id=heatmap.ELEMENT_ID, peak=max(summary.by_hour, key=lambda h: h[1]),
+        categories=INCIDENT_CATEGORIES, category_label=name_of, districts=figures.districts(),
+        zone_name=dt.datetime.now(zone).tzname(), zone_offset=f"{offset[:3]}:{offset[3:]}", map_id=heatmap.ELEMENT_ID,
+        peak=max(summary.by_hour, key=lambda h: h[1]),
         hour_max=max((n for _, n in summary.by_hour), default=0))
     return _private(Response(page, mimetype="text/html"))
 
@@ -103,7 +104,7 @@ def index() -> ResponseReturnValue:
 def csv() -> ResponseReturnValue:
     filters = filters_from(request.args)
     reports = figures.load(filters)
-    record("stats.export", target_type="stats", **_query(filters), rows=len(reports))
+    record("stats.export", target_type="stats", period=_query(filters), rows=len(reports))
     from portal.models import db
 
     db.session.commit()

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from portal.incidents.events import RECEIVED
 from portal.models import AuditEntry, Incident, IncidentEvent, db
+from portal.models.incident import Dispatch
 from portal.models.open311 import Open311Client, Open311Request
 from portal.models.people import Agency
-from portal.models.incident import Dispatch
 from portal.open311.services import SERVICES
 from tests.open311.conftest import LAT, LON, Server, report
 

@@ -215,7 +215,7 @@ def test_csv_export_has_no_personal_data_defuses_formulas_and_is_audited(app: Fl
     assert rows[0]["seconds_to_first_acknowledge"] == "170" and rows[0]["dispatches_within_sla"] == "1"
     assert rows[0]["agencies"] == "DAMKAR" and rows[0]["received_local"] == "2026-12-01T10:00:00+08:00"
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "stats.export"))
-    assert entry is not None and entry.detail["rows"] == 1 and entry.detail["dari"] == "2026-12-01"
+    assert entry is not None and entry.detail["rows"] == 1 and entry.detail["period"]["dari"] == "2026-12-01"
 
 
 def test_heat_map_is_folium_served_locally_without_inline_script(app: Flask) -> None:
