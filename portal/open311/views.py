@@ -120,6 +120,9 @@ def request_one(request_id: str, fmt: str) -> ResponseReturnValue:
 @bp.post(f"/v2/requests.{FMT}")
 @allow(PUBLIC)
 def request_post(fmt: str) -> ResponseReturnValue:
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise Open311Error(415, gettext("send the fields as application/x-www-form-urlencoded, as GeoReport v2 "
+                                        "asks"))
     client = _client(required=True)
     assert client is not None
     new = read_post(request.form)

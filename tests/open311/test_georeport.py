@@ -208,6 +208,9 @@ def test_bad_input_gets_a_clear_spec_error(o311: Server) -> None:
     assert "at most 2000 characters" in english
     indonesian = _error(post("/open311/v2/requests.json", report(key, description="x" * 2001)), 400)
     assert "paling banyak" in indonesian
+    # JSON is not what GeoReport v2 posts: 415 saying what to send
+    as_json = post("/open311/v2/requests.json", {}, json=report(key))
+    _error(as_json, 415, "x-www-form-urlencoded")
     # a body beyond the portal's limit: 413, still in the spec's shape
     _error(post("/open311/v2/requests.xml", report(key, description="x" * 3_000_000)), 413)
     # the query side
