@@ -40,9 +40,14 @@ def _zone() -> zoneinfo.ZoneInfo:
 
 
 def _api_key() -> str | None:
-    """The key from the form (the spec's ``api_key``), the query string (GET) or an ``X-Api-Key`` header."""
-    source = request.form if request.method == "POST" else request.args
-    return source.get("api_key") or request.headers.get("X-Api-Key")
+    """The key from the POST form (the spec's ``api_key``) or an ``X-Api-Key`` header; never from the address,
+    which access logs keep (a key there is refused, so a client learns it at once)."""
+    if "api_key" in request.args:
+        raise Open311Error(400, gettext("api_key: send it in the form body or the X-Api-Key header, never in the "
+                                        "address (addresses are logged)"))
+    if request.method == "POST":
+        return request.form.get("api_key") or request.headers.get("X-Api-Key")
+    return request.headers.get("X-Api-Key")
 
 
 def _client(required: bool) -> Open311Client | None:

@@ -34,8 +34,9 @@ class Server:
             db.session.commit()
             return key
 
-    def get(self, path: str, **params: Any) -> requests.Response:
-        return requests.get(self.url + path, params=params, timeout=10)
+    def get(self, path: str, *, key: str | None = None, **params: Any) -> requests.Response:
+        headers = {"X-Api-Key": key} if key else {}
+        return requests.get(self.url + path, params=params, headers=headers, timeout=10)
 
     def post(self, path: str, data: dict[str, str], **kwargs: Any) -> requests.Response:
         return requests.post(self.url + path, data=data, timeout=20, **kwargs)

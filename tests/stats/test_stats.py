@@ -175,8 +175,11 @@ def test_who_may_see_statistics(app: Flask) -> None:
         assert client.get("/statistik").status_code == 200, role
         assert client.get("/statistik.csv").status_code == 200, role
         assert client.get("/statistik/peta.js").status_code == 200, role
+    menu = _signed_in(app, "leadership").get("/statistik").get_data(as_text=True)
+    assert 'href="/statistik" aria-current="page"' in menu  # in the staff menu
     for role in ("agency", "police"):
         client = _signed_in(app, role)
+        assert 'href="/statistik"' not in client.get("/").get_data(as_text=True)
         assert client.get("/statistik").status_code == 403, role
         assert client.get("/statistik.csv").status_code == 403, role
     anonymous = app.test_client()
