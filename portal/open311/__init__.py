@@ -27,6 +27,7 @@ from portal.settings import Settings
 PREFIX = "/open311/"
 POST_LIMIT_PER_KEY = "120 per minute;5000 per day"  # one app speaks for many residents
 POST_LIMIT_PER_ADDRESS = "240 per minute"
+READ_LIMIT_PER_ADDRESS = "300 per minute"
 
 
 def _ours() -> bool:
@@ -62,6 +63,9 @@ def init_app(app: Flask) -> None:
     post = limiter.limit(POST_LIMIT_PER_KEY, key_func=_client_key, scope="open311-post-key")(post)
     post = limiter.limit(POST_LIMIT_PER_ADDRESS, scope="open311-post-address")(post)
     app.view_functions["open311.request_post"] = post
+    for endpoint in ("open311.request_list", "open311.request_one", "open311.token"):  # reads cost a query each
+        view: Any = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(READ_LIMIT_PER_ADDRESS, scope="open311-read")(view)
 
     def _open311_error(exc: Open311Error) -> ResponseReturnValue:
         from portal.models import db

@@ -8,6 +8,7 @@ definition) with a root and an item element name for XML. Errors are the spec's 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -17,12 +18,17 @@ FORMATS = ("json", "xml")
 MIMETYPES = {"json": "application/json", "xml": "text/xml"}  # text/xml: what the spec's discovery lists
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def _text(value: Any) -> str:
+    """A value as XML text; characters XML 1.0 cannot carry (control characters, lone surrogates) are
+    replaced, so an old row can never break a document."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _element(parent: ET.Element, name: str, value: Any, item_names: dict[str, str]) -> None:

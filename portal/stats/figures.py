@@ -182,6 +182,7 @@ class Summary:
     by_category: list[tuple[str, int]]
     by_district: list[tuple[str, int]]
     by_agency: list[tuple[str, int]]
+    agency_acknowledge: dict[str, Duration]  # each agency's time to acknowledge against its SLAs
     by_hour: list[tuple[int, int]]
     by_day: list[tuple[dt.date, int]]
     durations: list[Duration]
@@ -200,21 +201,20 @@ def _duration(key: str, values: Iterable[float | None], target: float | None) ->
                     within=within, judged=len(got) if target is not None else 0)
 
 
-def _acknowledge(reports: Sequence[Report], now: dt.datetime) -> Duration:
+def _acknowledge(dispatches: Iterable[DispatchFacts], now: dt.datetime) -> Duration:
     times, slas, within, judged = [], [], 0, 0
-    for report in reports:
-        for d in report.dispatches:
-            sla = _seconds(d.created_at, d.sla_due_at)
-            waited = _seconds(d.created_at, d.acknowledged_at)
+    for d in dispatches:
+        sla = _seconds(d.created_at, d.sla_due_at)
+        waited = _seconds(d.created_at, d.acknowledged_at)
+        if sla is not None:
+            slas.append(sla)
+        if waited is not None:
+            times.append(waited)
             if sla is not None:
-                slas.append(sla)
-            if waited is not None:
-                times.append(waited)
-                if sla is not None:
-                    judged += 1
-                    within += waited <= sla
-            elif d.sla_due_at is not None and _aware(d.sla_due_at) < now and d.status not in CLOSED_DISPATCH:
-                judged += 1  # overdue and still unacknowledged: a miss
+                judged += 1
+                within += waited <= sla
+        elif d.sla_due_at is not None and _aware(d.sla_due_at) < now and d.status not in CLOSED_DISPATCH:
+            judged += 1  # overdue and still unacknowledged: a miss
     return Duration(key="acknowledge", count=len(times), p50_s=percentile(times, 50), p90_s=percentile(times, 90),
                     target_s=percentile(slas, 50), within=within, judged=judged)
 
@@ -229,12 +229,14 @@ def summarise(reports: Sequence[Report], period: Period, *, now: dt.datetime) ->
         by_category=Counter(r.category for r in reports).most_common(),
         by_district=Counter(r.district for r in reports).most_common(),
         by_agency=agencies.most_common(),
+        agency_acknowledge={name: _acknowledge((d for r in reports for d in r.dispatches if d.agency == name), now)
+                            for name in agencies},
         by_hour=[(hour, hours.get(hour, 0)) for hour in range(24)],
         by_day=[(day, days.get(day, 0)) for day in period.days],
         durations=[
             _duration("verify", (_seconds(r.created_at, r.verified_at) for r in reports), VERIFY_TARGET_S),
             _duration("dispatch", (_seconds(r.created_at, r.dispatched_at) for r in reports), DISPATCH_TARGET_S),
-            _acknowledge(reports, now),
+            _acknowledge((d for r in reports for d in r.dispatches), now),
             _duration("close", (_seconds(r.created_at, r.closed_at) for r in reports), None),
         ],
     )

@@ -155,6 +155,10 @@ def test_counts_and_durations_against_targets_and_slas(any_db_app: Flask) -> Non
     assert ack.target_s == 15 * 60
     # 60, 120, 300 within; 1200 late; two never acknowledged and past their SLA: misses
     assert (ack.within, ack.judged) == (3, 6)
+    damkar = summary.agency_acknowledge["DAMKAR"]  # 60, 120, 1200 s against 15 min
+    assert (damkar.count, damkar.p50_s, damkar.within, damkar.judged) == (3, 120, 2, 3)
+    dinkes = summary.agency_acknowledge["DINKES"]
+    assert (dinkes.count, dinkes.within, dinkes.judged) == (0, 0, 1)
     close = durations["close"]
     assert close.count == 1 and close.p50_s == 30 + 30 + 3600 and close.target_s is None
 
@@ -217,6 +221,9 @@ def test_csv_export_has_no_personal_data_defuses_formulas_and_is_audited(app: Fl
     assert rows[0]["seconds_to_verify"] == "45" and rows[0]["seconds_to_dispatch"] == "70"
     assert rows[0]["seconds_to_first_acknowledge"] == "170" and rows[0]["dispatches_within_sla"] == "1"
     assert rows[0]["agencies"] == "DAMKAR" and rows[0]["received_local"] == "2026-12-01T10:00:00+08:00"
+    page = client.get("/statistik?dari=2026-12-01&sampai=2026-12-01").get_data(as_text=True)
+    assert re.search(r'<tr data-name="DAMKAR"><th scope="row">DAMKAR</th><td>1</td><td>100 dtk</td>', page)
+    assert "100% (1/1)" in page
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "stats.export"))
     assert entry is not None and entry.detail["rows"] == 1 and entry.detail["period"]["dari"] == "2026-12-01"
 
