@@ -34,6 +34,7 @@ def upgrade():
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('remote_addr', sa.String(length=64), nullable=False),
     sa.Column('phone', sa.String(length=40), nullable=False),
+    sa.Column('client_ref', sa.String(length=40), nullable=False),
     sa.Column('suspicious', sa.Boolean(), nullable=False),
     sa.Column('reasons', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -42,6 +43,7 @@ def upgrade():
     )
     op.create_index(op.f('ix_report_origins_remote_addr'), 'report_origins', ['remote_addr'], unique=False)
     op.create_index(op.f('ix_report_origins_phone'), 'report_origins', ['phone'], unique=False)
+    op.create_index(op.f('ix_report_origins_client_ref'), 'report_origins', ['client_ref'], unique=False)
     op.create_index(op.f('ix_report_origins_suspicious'), 'report_origins', ['suspicious'], unique=False)
     op.create_index(op.f('ix_report_origins_created_at'), 'report_origins', ['created_at'], unique=False)
     op.create_table('report_blocks',

@@ -41,6 +41,8 @@ class ReportOrigin(db.Model):  # type: ignore[name-defined,misc]
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
     remote_addr: Mapped[str] = mapped_column(String(64), default="", index=True)
     phone: Mapped[str] = mapped_column(String(40), default="", index=True)  # normalised, +62...
+    # the sender's own id for this report (the offline queue's): a report sent twice is stored once
+    client_ref: Mapped[str] = mapped_column(String(40), default="", index=True)
     suspicious: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

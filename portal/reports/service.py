@@ -54,6 +54,7 @@ _MARKUP = re.compile(r"<\s*[a-zA-Z!/?]|&#|javascript\s*:", re.IGNORECASE)
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 _PHONE = re.compile(r"(?:\+62|62|0)(\d{7,12})")
+_CLIENT_REF = re.compile(r"[A-Za-z0-9-]{8,40}")
 
 
 def _(text: str, **params: Any) -> str:
@@ -144,11 +145,9 @@ def _read_photo(item: Any, max_bytes: int) -> bytes | None:
     elif hasattr(item, "read"):
         stream = getattr(item, "stream", item)
         data = stream.read(max_bytes + 1)
-        if not data and not getattr(item, "filename", "x"):
-            return None  # a file input left empty
     else:
         raise ReportRejected(_("A photo must be an image file."), field="photos")
-    return data
+    return data or None  # an empty upload is a file input left empty, not a photo
 
 
 def _photo_message(reason: str, max_bytes: int) -> str:
@@ -196,10 +195,19 @@ def _count_since(column: Any, value: str, since: dt.datetime) -> int:
 def create_report(*, category: Any, description: Any, latitude: Any, longitude: Any, address: Any = "",
                   reporter_name: Any = "", reporter_phone: Any = "", source: str = "web",
                   photos: Iterable[Any] = (), remote_addr: str | None = None,
-                  flags: Iterable[str] = ()) -> Incident:
+                  flags: Iterable[str] = (), client_ref: str = "") -> Incident:
     """Store a report from the public, or raise :class:`ReportRejected`. ``flags``: reasons the caller
-    already has to flag it (``honeypot``, ``too_fast``); it is stored and queued all the same."""
+    already has to flag it (``honeypot``, ``too_fast``); it is stored and queued all the same.
+    ``client_ref``: the sender's own id for the report (the offline queue sends one); a report sent again
+    with the same id (its answer was lost) is not stored twice: the first one is returned."""
     settings = _settings()
+    client_ref = client_ref if isinstance(client_ref, str) and _CLIENT_REF.fullmatch(client_ref) else ""
+    if client_ref:
+        earlier = db.session.scalar(select(ReportOrigin.incident_id).where(ReportOrigin.client_ref == client_ref))
+        if earlier is not None:
+            found = db.session.get(Incident, earlier)
+            if found is not None:
+                return found
     if not isinstance(category, str) or category not in INCIDENT_CATEGORIES:
         raise ReportRejected(_("Choose what happened from the list."), field="category")
     description = _text(description, "description", _("Description"), max_len=MAX_DESCRIPTION,
@@ -280,7 +288,7 @@ def create_report(*, category: Any, description: Any, latitude: Any, longitude: 
                             reporter_phone=phone, source=source, status="new")
         db.session.add(incident)
         db.session.flush()
-        db.session.add(ReportOrigin(incident_id=incident.id, remote_addr=addr, phone=phone,
+        db.session.add(ReportOrigin(incident_id=incident.id, remote_addr=addr, phone=phone, client_ref=client_ref,
                                     suspicious=bool(reasons), reasons=reasons))
         for clean in cleaned:
             key, path = photo_store.write(clean)
