@@ -256,3 +256,26 @@ def test_posting_works_on_sqlite_and_postgresql(o311_any_db: Server) -> None:
     assert sorted(r["service_request_id"] for r in listed) == sorted(ids[:2])
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).astimezone(dt.timezone(dt.timedelta(hours=8)))
     assert len(o311_any_db.get("/open311/v2/requests.json", start_date=since.isoformat()).json()) == 3
+
+
+def test_simultaneous_posts_are_all_kept_and_counted(o311_any_db: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = o311_any_db.key()
+    n = 16
+
+    def send(i: int) -> tuple[int, str]:
+        data = report(key, phone=None, description=f"Kebakaran di gang nomor {i}",
+                      **{"attribute[people_at_risk]": "unknown"})
+        response = o311_any_db.post("/open311/v2/requests.xml" if i % 2 else "/open311/v2/requests.json", data)
+        return response.status_code, response.text
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(send, range(n)))
+    assert [status for status, _ in results] == [201] * n, [text[:200] for status, text in results if status != 201]
+    with o311_any_db.app.app_context():
+        codes = db.session.scalars(select(Incident.tracking_code).where(Incident.source == "open311")).all()
+        assert len(codes) == n and len(set(codes)) == n
+        client = db.session.scalar(select(Open311Client))
+        assert client is not None and client.requests_posted == n  # counted in SQL, no lost update
+        assert len(db.session.scalars(select(Open311Request.id)).all()) == n
