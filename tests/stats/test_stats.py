@@ -162,6 +162,14 @@ def test_counts_and_durations_against_targets_and_slas(any_db_app: Flask) -> Non
     close = durations["close"]
     assert close.count == 1 and close.p50_s == 30 + 30 + 3600 and close.target_s is None
 
+    # the page and the CSV from the same database (SQLite and PostgreSQL alike)
+    client = any_db_app.test_client()
+    login_as(client, "admin")
+    page = client.get("/statistik?dari=2026-12-01&sampai=2026-12-01").get_data(as_text=True)
+    assert re.search(r'id="stats-total"><strong>6</strong>', page) and "60% (3/5)" in page
+    assert len(client.get("/statistik.csv?dari=2026-12-01&sampai=2026-12-01").get_data(as_text=True)
+               .strip().splitlines()) == 7
+
     # filters: category and district narrow every figure
     fire = figures.load(figures.Filters(period=filters.period, category="fire", district="Kadia"))
     assert sorted(r.category for r in fire) == ["fire", "fire"]
