@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select, update
+from werkzeug.routing import BuildError
 
 from portal.auth.policy import PUBLIC, allow
 from portal.incidents.codes import normalise
@@ -17,7 +18,7 @@ from portal.models.open311 import Open311Client, Open311Request
 from portal.open311 import keys, services
 from portal.open311.formats import answer
 from portal.open311.requests import Open311Error, as_dicts, find, local_time, read_post, read_query
-from portal.security import public_base
+from portal.security import external_url, public_base
 from portal.settings import Settings
 
 bp = Blueprint("open311", __name__, url_prefix="/open311")
@@ -152,12 +153,20 @@ def request_post(fmt: str) -> ResponseReturnValue:
         "service_request_id": str(incident.id),
         "token": incident.tracking_code,
         "service_notice": gettext("Tracking code %(code)s: follow the report at %(url)s", code=incident.tracking_code,
-                                  url=public_base() + "/lacak"),
+                                  url=_tracking_url(incident.tracking_code)),
         "account_id": new.account_id,
     }]
     response = answer(data, fmt, root="service_requests", item="request", status=201)
     response.headers["Location"] = public_base() + f"/open311/v2/requests/{incident.id}.{fmt}"
     return response
+
+
+def _tracking_url(code: str) -> str:
+    """The reporter's tracking page (the reports area's ``/lacak/<code>``)."""
+    try:
+        return external_url("reports.track", code=code)
+    except BuildError:  # without the reports area's pages
+        return public_base() + "/lacak/" + code
 
 
 @bp.get(f"/v2/tokens/<token>.{FMT}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+import requests
 from sqlalchemy import select
 
 from portal.incidents.events import RECEIVED
@@ -56,7 +57,9 @@ def test_post_then_get_one_list_and_token_json_and_xml(o311: Server) -> None:
     assert posted.status_code == 201, posted.text
     answer = posted.json()[0]
     request_id, token = answer["service_request_id"], answer["token"]
-    assert token.startswith("LP-") and token in answer["service_notice"] and answer["account_id"] == "acc-7"
+    assert token.startswith("LP-") and answer["account_id"] == "acc-7"
+    assert answer["service_notice"].endswith(f"/lacak/{token}")  # the reporter's tracking page
+    assert requests.get(answer["service_notice"].split(" ")[-1], timeout=10).status_code == 200
     assert posted.headers["Location"].endswith(f"/open311/v2/requests/{request_id}.json")
 
     with o311.app.app_context():  # through create_report: the same report, event and queue as /lapor
