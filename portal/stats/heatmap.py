@@ -15,21 +15,15 @@ import folium
 from folium.plugins import HeatMap
 
 from portal.settings import Settings
-from portal.stats.figures import MAX_MAP_POINTS, Report
+from portal.stats.figures import MAX_MAP_POINTS
 
 MAP_ID = "heat"  # folium names the element map_<id>
 ELEMENT_ID = f"map_{MAP_ID}"
 
 
-def points(reports: Sequence[Report]) -> list[list[float]]:
-    found = [[round(r.latitude, 5), round(r.longitude, 5)] for r in reports
-             if r.latitude is not None and r.longitude is not None]
-    return found[-MAX_MAP_POINTS:]
-
-
-def script(reports: Sequence[Report], settings: Settings) -> str:
+def script(places: Sequence[tuple[float, float]], settings: Settings) -> str:
     """The JavaScript that draws the map (the folium figure's script part, nothing inline in the page)."""
-    heat = points(reports)
+    heat = [[round(lat, 5), round(lon, 5)] for lat, lon in places[-MAX_MAP_POINTS:]]
     center = (settings.map_center_lat, settings.map_center_lon)
     if heat:
         center = (sum(p[0] for p in heat) / len(heat), sum(p[1] for p in heat) / len(heat))

@@ -118,5 +118,5 @@ def csv() -> ResponseReturnValue:
 @allow(*ROLES)
 def heatmap_js() -> ResponseReturnValue:
     filters = filters_from(request.args)
-    body = heatmap.script(figures.load(filters), _settings())
+    body = heatmap.script(figures.places(filters), _settings())
     return _private(Response(body, mimetype="text/javascript"))
