@@ -14,5 +14,8 @@ cp $m/leaflet/dist/leaflet.js $m/leaflet/dist/leaflet.css "$here/leaflet/"
 cp $m/leaflet/dist/images/* "$here/leaflet/images/"
 cp $m/leaflet.markercluster/dist/{leaflet.markercluster.js,MarkerCluster.css,MarkerCluster.Default.css} "$here/markercluster/"
 cp $m/jquery/dist/jquery.min.js "$here/jquery/"
+mkdir -p "$here/leaflet-heat"
+# folium's HeatMap plugin expects folium's own build of leaflet.heat (with its weights patch): copy it from the package
+"$here/../../.venv/bin/python" -c 'import folium, pathlib; print(pathlib.Path(folium.__file__).parent / "templates" / "leaflet_heat.min.js")' | xargs -I{} cp {} "$here/leaflet-heat/"
 sed -i 's#//\# sourceMappingURL=.*##' "$here"/*/*.js
 echo "vendored into $here"

@@ -22,6 +22,7 @@ ADMIN = frozenset({"admin"})
 HEALTH = frozenset({"admin", "operator"})
 READERS = frozenset({"admin", "operator", "leadership", "agency", "police"})  # agency/police: own agency only
 POLICE = frozenset({"police"})
+STATS = frozenset({"admin", "operator", "leadership"})
 
 # "METHOD rule": the roles that get through the access check
 EXPECTED: dict[str, frozenset[str]] = {
@@ -121,6 +122,21 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /verifikasi": EVERYONE,
     "POST /verifikasi": EVERYONE,
     "GET /verifikasi/kunci-publik.pem": EVERYONE,
+    # Open311 GeoReport v2 (posting checks a client's API key in the view) and its keys' admin page
+    "GET /open311/v2/discovery.<any(json,xml):fmt>": EVERYONE,
+    "GET /open311/v2/services.<any(json,xml):fmt>": EVERYONE,
+    "GET /open311/v2/services/<code>.<any(json,xml):fmt>": EVERYONE,
+    "GET /open311/v2/requests.<any(json,xml):fmt>": EVERYONE,
+    "POST /open311/v2/requests.<any(json,xml):fmt>": EVERYONE,
+    "GET /open311/v2/requests/<request_id>.<any(json,xml):fmt>": EVERYONE,
+    "GET /open311/v2/tokens/<token>.<any(json,xml):fmt>": EVERYONE,
+    "GET /admin/open311": ADMIN,
+    "POST /admin/open311": ADMIN,
+    "POST /admin/open311/<int:client_id>/cabut": ADMIN,
+    # statistics for planning
+    "GET /statistik": STATS,
+    "GET /statistik.csv": STATS,
+    "GET /statistik/peta.js": STATS,
     # reports from the public (issue 10): the form, its web app, tracking; photos and the blocklist for staff
     "GET /lapor": EVERYONE,
     "POST /lapor": EVERYONE,
@@ -149,12 +165,14 @@ def _sample_path(rule: Rule) -> str:
     samples = {"int": "1", "path": "css/pantau.css"}
 
     def fill(match: re.Match[str]) -> str:
-        converter, name = match.group(1) or "default", match.group(2)
+        converter, args, name = match.group(1) or "default", match.group(2), match.group(3)
         if converter in samples:
             return samples[converter]
+        if converter == "any" and args:  # <any(json,xml):fmt>: the first choice
+            return args.split(",")[0].strip().strip("'\"")
         return {"key": "0123456789abcdef", "filename": "index.m3u8"}.get(name, "x")
 
-    return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", fill, rule.rule)
+    return re.sub(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>", fill, rule.rule)
 
 
 def test_every_endpoint_declares_its_roles(app: Flask) -> None:
