@@ -93,6 +93,11 @@ class Settings:
     resident_rate_limit: str = "5 per hour;20 per day"
     verify_rate_limit: str = "30 per hour"
     verify_max_bytes: int = 4 * 1024**3  # a file uploaded to /verifikasi to be hashed (the page hashes in the browser)
+    # The 112 console (portal/console): verifying a report dispatches it at once to the agencies its routing
+    # rules choose when AUTO_DISPATCH_ON_VERIFY; a report not dispatched DISPATCH_SLA_S after it arrived shows
+    # as overdue in the operators' queue.
+    auto_dispatch_on_verify: bool = False
+    dispatch_sla_s: int = 120
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -155,6 +160,8 @@ class Settings:
                      "footage_max_cameras"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+        if self.dispatch_sla_s < 10:
+            raise SettingsError(f"{PREFIX}DISPATCH_SLA_S must be at least 10")
         changes: dict[str, Any] = {}
         if not self.secret_key:
             changes["secret_key"] = secrets.token_hex(32)
