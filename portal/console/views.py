@@ -137,10 +137,11 @@ def _page(incident: Incident, *, error: str | None = None, status: int = 200) ->
     center = (incident.latitude, incident.longitude) if incident.latitude is not None and \
         incident.longitude is not None else None
     response = make_response(render_template(
-        "console/report.html", **_panel_context(incident), **_evidence_context(incident), error=error,
+        "console/report.html", **{**_panel_context(incident), **_evidence_context(incident)}, error=error,
         players=players, map_cameras=[
             {"id": p["camera"].id, "name": p["camera"].name, "lat": p["camera"].latitude, "lon": p["camera"].longitude,
-             "public": p["public"], "metres": round(p["distance_m"])} for p in players], map=map_settings(settings, center=center, zoom=16),
+             "public": p["public"], "metres": round(p["distance_m"])} for p in players],
+        map=map_settings(settings, center=center, zoom=16),
         live_timeout_s=0, snapshot_interval_s=settings.snapshot_interval_s), status)
     return _no_store(response)
 
@@ -174,7 +175,7 @@ def _step(incident_id: int, run: Callable[[Incident, int], str]) -> ResponseRetu
     raw_page = request.form.get("page", "")
     if raw_page:
         shown_id = bounds.query_id(raw_page[:12], "page")
-    actor = int(current_user.get_id())
+    actor = int(current_user.id)
     try:
         notice = run(incident, actor)
     except (LifecycleError, bounds.InputError) as exc:
@@ -264,7 +265,7 @@ def save_evidence(incident_id: int) -> ResponseReturnValue:
         if camera is None or camera.archived_at is not None or not may_view(camera):
             raise LifecycleError("camera", "no such camera", status=404)
         item = evidence_store.save_snapshot(incident, camera, media_root=_settings().media_path,
-                                            actor_user_id=int(current_user.get_id()))
+                                            actor_user_id=int(current_user.id))
         db.session.commit()
         notice = gettext("Snapshot of %(camera)s saved (SHA-256 %(sha)s…).", camera=camera.name, sha=item.sha256[:12])
     except (LifecycleError, bounds.InputError) as exc:
