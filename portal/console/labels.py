@@ -48,6 +48,7 @@ REFUSALS: dict[str, Any] = {
 }
 ALREADY = {
     "verified": _l("This report was already verified."),
+    "dispatched": _l("This report was already dispatched."),
     "rejected": _l("This report was already rejected."),
     "merged": _l("This report was already merged into another."),
     "resolved": _l("This report is already resolved."),

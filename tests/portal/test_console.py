@@ -211,3 +211,20 @@ def test_agency_sees_no_evidence(app: Flask, client: FlaskClient) -> None:
     login_as(client, "agency")
     assert client.get(f"/konsol/laporan/{incident.id}/bukti/1.jpg").status_code == 403
     assert db.session.scalar(select(Camera.id)) is None
+
+
+def test_queue_cameras_and_duplicates_on_both_databases(any_db_app: Flask) -> None:
+    client = any_db_app.test_client()
+    now = dt.datetime.now(dt.UTC)
+    this = make_incident(created_at=now - dt.timedelta(minutes=3))
+    twin = make_incident(latitude=-3.9710, created_at=now - dt.timedelta(minutes=20), priority=2)
+    make_incident(longitude=122.5180, created_at=now)  # ~333 m east: not a duplicate
+    private = add_camera(name="Privat", latitude=-3.9701, longitude=122.5151, public=False)
+    login_as(client, "operator")
+    queue = client.get("/konsol/").get_data(as_text=True)
+    assert queue.index(f'id="incident-{twin.id}"') < queue.index(f'id="incident-{this.id}"')
+    html = client.get(f"/konsol/laporan/{this.id}").get_data(as_text=True)
+    assert f'data-duplicate="{twin.id}"' in html and html.count("data-duplicate=") == 1
+    assert f'id="camera-{private.id}"' in html
+    assert post(client, f"/konsol/laporan/{this.id}/gabung", {"into": twin.id}).status_code == 303
+    assert status_of(this.id) == "merged"
