@@ -9,6 +9,7 @@ back to the report (303), or the page with the refusal.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -91,22 +92,33 @@ def _events(incident: Incident) -> list[tuple[IncidentEvent, str]]:
     return [(e, names.get(e.actor_user_id, "") if e.actor_user_id else "") for e in events]
 
 
-def _panel_context(incident: Incident, page_id: int | None = None) -> dict[str, Any]:
+def _progress_context(incident: Incident) -> dict[str, Any]:
+    """The dispatches and the event log, and a version that changes whenever either does."""
+    dispatches = db.session.execute(
+        select(Dispatch, Agency.name).join(Agency, Agency.id == Dispatch.agency_id)
+        .where(Dispatch.incident_id == incident.id).order_by(Dispatch.id)).all()
+    events = _events(incident)
+    digest = hashlib.sha256(f"{incident.status}|{len(events)}|{events[-1][0].id if events else 0}".encode())
+    for d, _name in dispatches:
+        digest.update(f"|{d.id},{d.status},{d.updated_at.isoformat()}".encode())
+    return {"incident": incident, "dispatches": dispatches, "events": events, "labels": labels,
+            "progress_version": digest.hexdigest()[:16]}
+
+
+def _panel_context(incident: Incident) -> dict[str, Any]:
     """What the report's panel shows: facts, steps, routing agencies, dispatches, duplicates, the event log."""
     routed = agencies_for(incident) if incident.status in lifecycle.OPEN else []
     routed_ids = {a.id for a, _sla in routed}
     others = [a for a in db.session.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.name))
               if a.id not in routed_ids]
-    dispatches = db.session.execute(
-        select(Dispatch, Agency.name).join(Agency, Agency.id == Dispatch.agency_id)
-        .where(Dispatch.incident_id == incident.id).order_by(Dispatch.id)).all()
-    held = {d.agency_id for d, _name in dispatches if d.status in lifecycle.OPEN_DISPATCH}
+    progress = _progress_context(incident)
+    held = {d.agency_id for d, _name in progress["dispatches"] if d.status in lifecycle.OPEN_DISPATCH}
     merged_into = db.session.get(Incident, incident.merged_into_id) if incident.merged_into_id else None
     merged_from = db.session.scalars(select(Incident).where(Incident.merged_into_id == incident.id)
                                      .order_by(Incident.id)).all()
     return {
-        "incident": incident, "flags": flags_for([incident.id]).get(incident.id, []), "routed": routed,
-        "other_agencies": others, "held": held, "dispatches": dispatches, "events": _events(incident),
+        **progress, "flags": flags_for([incident.id]).get(incident.id, []), "routed": routed,
+        "other_agencies": others, "held": held,
         "duplicates": likely_duplicates(incident) if incident.status in lifecycle.OPEN else [],
         "merged_into": merged_into, "merged_from": merged_from, "labels": labels, "now": utcnow(),
         "is_open": incident.status in lifecycle.OPEN, "may_verify": incident.status == "new",
@@ -153,6 +165,16 @@ def report(incident_id: int) -> ResponseReturnValue:
     if is_fragment():
         return _no_store(make_response(render_template("console/_panel.html", **_panel_context(incident))))
     return _page(incident)
+
+
+@bp.get("/laporan/<int:incident_id>/riwayat")
+@allow(*CONSOLE_ROLES)
+def progress(incident_id: int) -> ResponseReturnValue:
+    """The dispatches and history fragment, polled by the report's page (204 when ``v`` is still current)."""
+    context = _progress_context(_incident_or_404(incident_id))
+    if request.args.get("v", "")[:32] == context["progress_version"]:
+        return _no_store(make_response("", 204))
+    return _no_store(make_response(render_template("console/_progress.html", **context)))
 
 
 def _answer(incident: Incident, *, notice: str | None = None, error: str | None = None,

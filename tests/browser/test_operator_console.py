@@ -4,6 +4,7 @@ with the reason shown, and automatic dispatch on verify."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from portal.incidents.events import FLAGGED, record_event
+from portal.incidents.events import DISPATCH_STATUS, FLAGGED, record_event
 from portal.models import Dispatch, Incident, IncidentEvent, IncidentEvidence, db
 from tests.browser.conftest import LiveServer
 from tests.browser.test_console import add_user, sign_in
@@ -97,6 +98,15 @@ def test_verify_dispatch_evidence_and_reject_by_clicks(serve: Any, page: Any, me
     image = page.locator(".evidence-item img")
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
 
+    with server.app.app_context():  # the agency acknowledges (its own area writes this): the page follows
+        dispatch = db.session.scalars(select(Dispatch)).one()
+        dispatch.status, dispatch.acknowledged_at = "acknowledged", dt.datetime.now(dt.UTC)
+        record_event(db.session.get(Incident, incident_id), DISPATCH_STATUS, dispatch_id=dispatch.id,
+                     status="acknowledged")
+        db.session.commit()
+    expect(page.locator(f"#dispatches tr[data-agency='{agency_id}']")).to_contain_text("Diterima instansi",
+                                                                                       timeout=5000)
+
     page.locator("#reject-reason").fill("Asap dari pembakaran sampah, bukan kebakaran")
     page.locator("#reject-button").click()
     expect(page.locator("#report-status")).to_have_text("Ditolak")
@@ -105,7 +115,7 @@ def test_verify_dispatch_evidence_and_reject_by_clicks(serve: Any, page: Any, me
         assert incident is not None and incident.status == "rejected"
         kinds = db.session.scalars(select(IncidentEvent.kind).where(IncidentEvent.incident_id == incident_id)
                                    .order_by(IncidentEvent.id)).all()
-        assert kinds == ["received", "verified", "dispatched", "evidence", "rejected"]
+        assert kinds == ["received", "verified", "dispatched", "evidence", "dispatch_status", "rejected"]
         assert [d.status for d in db.session.scalars(select(Dispatch))] == ["cancelled"]
         assert db.session.scalars(select(IncidentEvidence.sha256)).one() == snapshot_sha
 

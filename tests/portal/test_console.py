@@ -228,3 +228,27 @@ def test_queue_cameras_and_duplicates_on_both_databases(any_db_app: Flask) -> No
     assert f'id="camera-{private.id}"' in html
     assert post(client, f"/konsol/laporan/{this.id}/gabung", {"into": twin.id}).status_code == 303
     assert status_of(this.id) == "merged"
+
+
+def test_progress_fragment_follows_the_agency(app: Flask, client: FlaskClient) -> None:
+    from portal.incidents import lifecycle
+    from portal.incidents.events import DISPATCH_STATUS
+
+    agency = make_agency()
+    incident = make_incident()
+    lifecycle.dispatch(incident, [agency.id])
+    db.session.commit()
+    login_as(client, "operator")
+    url = f"/konsol/laporan/{incident.id}/riwayat"
+    first = client.get(url, headers={"HX-Request": "true"})
+    body = first.get_data(as_text=True)
+    assert first.status_code == 200 and "Menunggu dikirim" in body
+    version = body.split('data-version="')[1].split('"')[0]
+    assert client.get(f"{url}?v={version}", headers={"HX-Request": "true"}).status_code == 204
+    dispatch = db.session.scalars(select(Dispatch)).one()
+    dispatch.status = "acknowledged"
+    dispatch.acknowledged_at = dt.datetime.now(dt.UTC)
+    record_event(incident, DISPATCH_STATUS, dispatch_id=dispatch.id, status="acknowledged")
+    db.session.commit()
+    after = client.get(f"{url}?v={version}", headers={"HX-Request": "true"})
+    assert after.status_code == 200 and "Diterima instansi" in after.get_data(as_text=True)

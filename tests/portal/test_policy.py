@@ -29,6 +29,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     # the 112 console (issue 10): operators and admins take reports, verify, reject, merge, prioritise, dispatch
     "GET /konsol/": CONSOLE,
     "GET /konsol/laporan/<int:incident_id>": CONSOLE,
+    "GET /konsol/laporan/<int:incident_id>/riwayat": CONSOLE,
     "POST /konsol/laporan/<int:incident_id>/verifikasi": CONSOLE,
     "POST /konsol/laporan/<int:incident_id>/tolak": CONSOLE,
     "POST /konsol/laporan/<int:incident_id>/gabung": CONSOLE,
