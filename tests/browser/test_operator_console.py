@@ -57,7 +57,7 @@ def test_new_reports_appear_in_the_queue_within_two_seconds(serve: Any, page: An
         if n == 2:  # the most urgent goes to the top, above older reports
             expect(page.locator("tr.queue-row").first).to_have_id(f"incident-{incident_id}")
         if n == 3:
-            expect(page.locator(f"#incident-{incident_id} .flag")).to_contain_text("blocklist")
+            expect(page.locator(f"#incident-{incident_id} .flag")).to_contain_text("daftar blokir")
     assert max(waits) < APPEAR_WITHIN_S, waits
     print(f"queue: new report visible after {', '.join(f'{w:.2f}' for w in waits)} s")
     # the waiting time counts on in the browser while the queue is unchanged (204s)

@@ -85,7 +85,7 @@ def test_queue_order_flags_timers_and_204_when_unchanged(app: Flask, client: Fla
     positions = [html.index(f'id="incident-{i.id}"') for i in (urgent, flagged, old, newer)]
     assert positions == sorted(positions)  # priority first, then the oldest
     assert f'id="incident-{gone.id}"' not in html
-    assert "blocklist" in html and "burst" in html
+    assert "Pengirim ada di daftar blokir" in html and "burst" in html  # a known reason translated, others as given
     assert "Pengiriman terlambat" in html  # 5 min old, not dispatched: past the 120 s dispatch SLA
     fragment = client.get("/konsol/", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.get_data(as_text=True)
