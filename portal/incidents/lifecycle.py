@@ -31,7 +31,9 @@ from portal.models.incident import Dispatch, Incident
 
 # status -> the statuses a report may move to from it (one table for the whole domain)
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"verified", "rejected", "merged"}),
+    # straight to dispatched only by the jobs process's dispatch on receipt (portal.dispatch); an operator's
+    # dispatch of a new report verifies it on the way
+    "new": frozenset({"verified", "dispatched", "rejected", "merged"}),
     "verified": frozenset({"dispatched", "rejected", "merged"}),
     # back to verified when every agency handed it back (portal.agency); resolved when they are all done
     "dispatched": frozenset({"verified", "resolved", "rejected", "merged"}),
