@@ -252,3 +252,24 @@ def test_progress_fragment_follows_the_agency(app: Flask, client: FlaskClient) -
     db.session.commit()
     after = client.get(f"{url}?v={version}", headers={"HX-Request": "true"})
     assert after.status_code == 200 and "Diterima instansi" in after.get_data(as_text=True)
+
+
+def test_evidence_table_refuses_unknown_kinds_and_short_hashes(any_db_app: Flask) -> None:
+    import sqlalchemy
+
+    incident = make_incident()
+    for kind, sha in (("video", "a" * 64), ("snapshot", "abc")):
+        db.session.add(IncidentEvidence(incident_id=incident.id, kind=kind, path="x", sha256=sha, bytes=1))
+        with pytest.raises(sqlalchemy.exc.IntegrityError):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_console_settings_from_the_environment() -> None:
+    from portal.settings import Settings, SettingsError
+
+    settings = Settings.from_env({"PANTAU_AUTO_DISPATCH_ON_VERIFY": "true", "PANTAU_DISPATCH_SLA_S": "60"})
+    assert settings.auto_dispatch_on_verify is True and settings.dispatch_sla_s == 60
+    assert Settings.from_env({}).auto_dispatch_on_verify is False
+    with pytest.raises(SettingsError, match="DISPATCH_SLA_S"):
+        Settings.from_env({"PANTAU_DISPATCH_SLA_S": "5"})
