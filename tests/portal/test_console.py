@@ -273,3 +273,30 @@ def test_console_settings_from_the_environment() -> None:
     assert Settings.from_env({}).auto_dispatch_on_verify is False
     with pytest.raises(SettingsError, match="DISPATCH_SLA_S"):
         Settings.from_env({"PANTAU_DISPATCH_SLA_S": "5"})
+
+
+HOSTILE = ["", " ", "0", "-1", "1e9", "9" * 40, "x" * 100_000, "\x00", "<script>", "%FF", "١", "²", "1.5", "true",
+           "[1]", "{\"a\": 1}", "\ud7ff", "NaN"]
+
+
+def test_hostile_input_on_every_step_gets_a_4xx_and_changes_nothing(app: Flask, client: FlaskClient) -> None:
+    incident = make_incident()
+    login_as(client, "operator")
+    fields = {"verifikasi": ["page"], "tolak": ["reason", "page"], "gabung": ["into", "page"],
+              "prioritas": ["priority", "page"], "kirim": ["agency", "page"], "bukti": ["camera"]}
+    for step, names in fields.items():
+        for name in names:
+            for value in HOSTILE:
+                if step == "tolak" and name == "reason" and value.strip() and "\x00" not in value \
+                        and len(value) <= 500:
+                    continue  # a real reason: the step would be taken
+                response = post(client, f"/konsol/laporan/{incident.id}/{step}",
+                                {name: value, **({"reason": ""} if step == "tolak" and name == "page" else {})})
+                assert 400 <= response.status_code < 500 or (step == "verifikasi" and name == "page"
+                                                               and value == ""), (step, name, value[:20],
+                                                                                 response.status_code)
+                if response.status_code < 400:  # verify with an empty page field: taken; undo for the next
+                    db.session.execute(db.update(Incident).where(Incident.id == incident.id).values(status="new"))
+                    db.session.commit()
+    assert status_of(incident.id) == "new"
+    assert client.get("/konsol/?v=" + "x" * 10_000, headers={"HX-Request": "true"}).status_code == 200
