@@ -283,6 +283,10 @@ def _add_area_commands() -> None:
 
     for command in COMMANDS:
         cli.add_command(command)
+    from portal.dispatch.cli import COMMANDS as DISPATCH_COMMANDS
+
+    for command in DISPATCH_COMMANDS:
+        cli.add_command(command)
 
 
 _add_area_commands()
