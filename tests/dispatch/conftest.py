@@ -55,3 +55,38 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver(secret=SECRET).start()
     yield server
     server.stop()
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 keeping what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        from tests.support.tools import free_port
+
+        self.messages: list[Any] = []
+        self.port = free_port()
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                from email import message_from_bytes, policy
+
+                mailbox.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> Mailbox:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture()
+def mailbox() -> Iterator[Mailbox]:
+    with Mailbox() as box:
+        yield box
