@@ -39,7 +39,7 @@ def admin(client: FlaskClient) -> FlaskClient:
 def test_routing_rules_add_change_delete_audited(app: Flask, admin: FlaskClient) -> None:
     a = agency()
     page = admin.get("/admin/penugasan/aturan")
-    assert page.status_code == 200 and "Damkar Kendari" in page.text
+    assert page.status_code == 200 and "Damkar Kendari" in page.text and "Aturan penugasan" in page.text
     response = post(admin, "/admin/penugasan/aturan", {"category": "fire", "district": " Kadia ", "agency": a.id,
                                                        "sla_minutes": "12"})
     assert response.status_code == 302

@@ -101,3 +101,24 @@ def pg_app(tmp_path: Path, pg_url: str) -> Iterator[Flask]:
 @pytest.mark.postgres
 def test_sigkill_mid_delivery_on_postgres(pg_app: Flask, tmp_path: Path) -> None:
     killed_mid_delivery_and_restarted(pg_app, tmp_path)
+
+
+def test_jobs_once_runs_delivery_escalation_and_the_footage_turn(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from portal.dispatch.cli import jobs
+    from portal.footage import exports
+    from portal.models import Dispatch
+
+    turns: list[dt.datetime] = []
+    monkeypatch.setattr(exports, "tick", lambda now: turns.append(now) or {"expired": 0, "released": 0})
+    add_agency(app, "http://127.0.0.1:9", email="")
+    dispatch = dispatch_incident(add_incident())[0]
+    dispatch.sla_due_at = dispatch.created_at - dt.timedelta(minutes=1)
+    db.session.commit()
+    dispatch_id = dispatch.id
+    result = app.test_cli_runner().invoke(jobs, ["--once"])
+    assert result.exit_code == 0, result.output
+    assert len(turns) == 1  # the footage turn
+    assert all(row.attempts == 1 for row in rows())  # delivery tried (nothing listens on port 9)
+    assert db.session.get(Dispatch, dispatch_id).escalation_level == 1  # escalation turn
