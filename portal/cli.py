@@ -283,10 +283,9 @@ def _add_area_commands() -> None:
 
     for command in COMMANDS:
         cli.add_command(command)
-    from portal.dispatch.cli import COMMANDS as DISPATCH_COMMANDS
+    from portal.dispatch.cli import jobs
 
-    for command in DISPATCH_COMMANDS:
-        cli.add_command(command)
+    cli.add_command(jobs)
 
 
 _add_area_commands()

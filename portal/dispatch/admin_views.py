@@ -100,7 +100,7 @@ def dispatch_rules() -> ResponseReturnValue:
             errors["agency"] = gettext("choose one of the list")
         sla = _int("sla_minutes", 1, 1440, errors)
         priority = _int("priority", 1, 1000, errors, default=100)
-        if db.session.scalar(select(func.count()).select_from(RoutingRule)) >= MAX_RULES:
+        if (db.session.scalar(select(func.count()).select_from(RoutingRule)) or 0) >= MAX_RULES:
             errors["category"] = gettext("at most %(n)d rules", n=MAX_RULES)
         if not errors and agency is not None and db.session.scalar(select(RoutingRule).where(
                 RoutingRule.category == category, RoutingRule.agency_id == agency.id,
@@ -263,7 +263,7 @@ def dispatch_escalation() -> ResponseReturnValue:
         phone = (request.form.get("phone") or "").strip()
         if phone and not PHONE.match(phone):
             errors["phone"] = gettext("may hold digits, spaces, +, - and brackets only")
-        if db.session.scalar(select(func.count()).select_from(EscalationContact)) >= MAX_CONTACTS:
+        if (db.session.scalar(select(func.count()).select_from(EscalationContact)) or 0) >= MAX_CONTACTS:
             errors["name"] = gettext("at most %(n)d contacts", n=MAX_CONTACTS)
         if not errors:
             contact = EscalationContact(level=level, category=category, name=name, title=title, email=email,

@@ -71,6 +71,3 @@ def jobs(once: bool, interval: float | None, footage_every: float, quiet: bool) 
             return
         if not busy:
             stop.wait(pause)
-
-
-COMMANDS = (jobs,)

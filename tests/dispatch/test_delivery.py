@@ -45,7 +45,8 @@ def deliver_until_done(timeout: float = 20) -> None:
         delivery.run_once(claimer)
         return all(row.status == "sent" for row in outbox())
 
-    wait_for(done, timeout=timeout, interval=0.05, message=f"not all delivered: {[(r.kind, r.status, r.last_error) for r in outbox()]}")
+    wait_for(done, timeout=timeout, interval=0.05,
+             message=f"not all delivered: {[(r.kind, r.status, r.last_error) for r in outbox()]}")
 
 
 def test_webhook_cap_and_email_arrive_signed_valid_and_once(fast_app: Flask, receiver: Receiver,
