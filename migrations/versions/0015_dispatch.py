@@ -1,14 +1,14 @@
 """dispatch delivery: agencies' CAP address and URL, outbox delivery ids and leases, SLA escalation contacts
 
 Revision ID: 0015_dispatch
-Revises: 0012_camera_status_reason
+Revises: 0013_reports
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0015_dispatch'
-down_revision = '0012_camera_status_reason'
+down_revision = '0013_reports'  # 0012_camera_status_reason on main; after 0013_reports once merged
 branch_labels = None
 depends_on = None
 

@@ -132,6 +132,18 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /verifikasi": EVERYONE,
     "POST /verifikasi": EVERYONE,
     "GET /verifikasi/kunci-publik.pem": EVERYONE,
+    # reports from the public (issue 10): the form, its web app, tracking; photos and the blocklist for staff
+    "GET /lapor": EVERYONE,
+    "POST /lapor": EVERYONE,
+    "GET /lapor/token": EVERYONE,
+    "GET /lapor/manifest.webmanifest": EVERYONE,
+    "GET /lapor/sw.js": EVERYONE,
+    "GET /lacak": EVERYONE,
+    "GET /lacak/<code>": EVERYONE,
+    "GET /laporan/foto/<int:photo_id>": frozenset({"operator", "admin", "agency"}),
+    "GET /operator/blokir": frozenset({"operator", "admin"}),
+    "POST /operator/blokir": frozenset({"operator", "admin"}),
+    "POST /operator/blokir/<int:block_id>/cabut": frozenset({"operator", "admin"}),
 }
 
 
