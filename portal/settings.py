@@ -93,7 +93,6 @@ class Settings:
     resident_rate_limit: str = "5 per hour;20 per day"
     verify_rate_limit: str = "30 per hour"
     verify_max_bytes: int = 4 * 1024**3  # a file uploaded to /verifikasi to be hashed (the page hashes in the browser)
-<<<<<<< HEAD
     # Dispatch delivery (portal/dispatch, ``pantau jobs``): the CAP sender id, e-mail through SMTP, the outbox's
     # retries (exponential backoff from base to max, then given up after max attempts), a claim's lease (a
     # killed jobs process's messages are taken over after it), the loop's pause, and the SLA escalation step
@@ -109,7 +108,6 @@ class Settings:
     delivery_timeout_s: float = 10.0
     jobs_interval_s: float = 0.5
     escalation_step_minutes: int = 15
-=======
     # Reports from the public (portal/reports): the city's outline ("lon lat, lon lat, ..."; empty: Kendari's),
     # the /lapor form's flood guard per address (Flask-Limiter syntax), reports per phone and per address an
     # hour (all ways in), how many reports from one phone/address in 30 minutes get flagged, and the photos.
@@ -120,7 +118,6 @@ class Settings:
     report_flag_repeat: int = 3
     report_max_photos: int = 3
     report_photo_max_bytes: int = 10 * 1024 * 1024
->>>>>>> issue10-reports
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
