@@ -108,6 +108,10 @@ class Settings:
     delivery_timeout_s: float = 10.0
     jobs_interval_s: float = 0.5
     escalation_step_minutes: int = 15
+    # Categories dispatched by the jobs process as soon as they are received, before an operator verifies
+    # them ("fire,medical"; "*": every category; empty: none, the operator verifies first). Flagged
+    # (suspicious) reports always wait for an operator.
+    auto_dispatch_categories: str = ""
     # Reports from the public (portal/reports): the city's outline ("lon lat, lon lat, ..."; empty: Kendari's),
     # the /lapor form's flood guard per address (Flask-Limiter syntax), reports per phone and per address an
     # hour (all ways in), how many reports from one phone/address in 30 minutes get flagged, and the photos.

@@ -1,5 +1,6 @@
-"""``pantau jobs``: the jobs process. Delivers the outbox (webhooks, CAP, e-mail) with retries, escalates
-dispatches whose SLA ran out, and runs the footage turn (export and hold expiry) once a minute."""
+"""``pantau jobs``: the jobs process. Dispatches the reports of the auto-dispatch categories on receipt (when
+set), delivers the outbox (webhooks, CAP, e-mail) with retries, escalates dispatches whose SLA ran out, and runs
+the footage turn (export and hold expiry) once a minute."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from portal.dispatch import delivery, escalation
+from portal.dispatch import auto, delivery, escalation
 from portal.models import db, utcnow
 
 
@@ -58,6 +59,7 @@ def jobs(once: bool, interval: float | None, footage_every: float, quiet: bool) 
     next_footage = 0.0
     while not stop.is_set():
         busy = False
+        _turn("auto-dispatch", lambda: auto.tick(utcnow(), settings), quiet)
         for _ in range(50):  # send what is due (a burst), then look at the timers
             result = _turn("outbox", lambda: delivery.run_once(claimer, settings), quiet)
             if not result or not (result.get("sent") or result.get("failed")):

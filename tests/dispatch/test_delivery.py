@@ -181,3 +181,29 @@ def test_sla_escalates_to_supervisor_then_the_category_officials(fast_app: Flask
                                                             IncidentEvent.kind == "escalated")).all()
     assert [(e.data["level"], e.data["to"]) for e in events] == [(1, "supervisor"), (2, "officials")]
     assert db.session.get(Dispatch, answered.id).escalation_level == 0
+
+
+def test_auto_dispatch_on_receipt_skips_flagged_and_other_categories(tmp_path: Path) -> None:
+    from portal.dispatch import auto
+    from portal.incidents.events import FLAGGED, record_event
+    from portal.models import Incident
+
+    app = migrated_app(make_settings(tmp_path, auto_dispatch_categories="fire, medical,bogus"))
+    with app.app_context():
+        settings = app.config["PANTAU"]
+        assert auto.categories(settings) == ("fire", "medical")
+        add_agency(app, "http://127.0.0.1:9", email="")
+        fire = add_incident(status="new")
+        crime = add_incident(status="new", category="crime")
+        suspicious = add_incident(status="new")
+        record_event(suspicious, FLAGGED, reasons=["repeat"])
+        medical = add_incident(status="new", category="medical")  # no routing rule for it
+        db.session.commit()
+        assert auto.tick(utcnow(), settings) == {"auto_dispatched": 1}
+        db.session.commit()
+        assert auto.tick(utcnow(), settings) == {"auto_dispatched": 0}  # once
+        statuses = {i.id: i.status for i in db.session.scalars(select(Incident))}
+        assert statuses == {fire.id: "dispatched", crime.id: "new", suspicious.id: "new", medical.id: "new"}
+        assert {r.kind for r in outbox()} == {"webhook", "cap"}
+        db.session.remove()
+        db.engine.dispose()
