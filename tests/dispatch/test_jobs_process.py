@@ -79,6 +79,25 @@ def killed_mid_delivery_and_restarted(app: Flask, tmp_path: Path) -> None:
     assert all(row.claimed_by is None and row.lease_until is None for row in rows())
 
 
+def two_jobs_processes_share_the_work(app: Flask, tmp_path: Path) -> None:
+    receiver = Receiver(secret=SECRET).start()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        add_agency(app, receiver.url, email="")
+        for _ in range(30):
+            dispatch_incident(add_incident())
+        db.session.commit()
+        procs = [jobs_process(app, tmp_path, f"jobs-{n}.log") for n in (1, 2)]
+        wait_for(lambda: all(row.status == "sent" for row in rows()), timeout=60, message="not all delivered")
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+        receiver.stop()
+    assert len(receiver.applied) == 60 and receiver.refused == []
+    assert len(receiver.received) == 60  # each message claimed by one process only: nothing sent twice
+
+
 def test_sigkill_mid_delivery_on_sqlite(tmp_path: Path) -> None:
     app = migrated_app(make_settings(tmp_path))
     with app.app_context():
@@ -122,3 +141,18 @@ def test_jobs_once_runs_delivery_escalation_and_the_footage_turn(app: Flask, mon
     assert len(turns) == 1  # the footage turn
     assert all(row.attempts == 1 for row in rows())  # delivery tried (nothing listens on port 9)
     assert db.session.get(Dispatch, dispatch_id).escalation_level == 1  # escalation turn
+
+
+def test_two_jobs_processes_never_send_one_message_twice_on_sqlite(tmp_path: Path) -> None:
+    app = migrated_app(make_settings(tmp_path))
+    with app.app_context():
+        try:
+            two_jobs_processes_share_the_work(app, tmp_path)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_jobs_processes_never_send_one_message_twice_on_postgres(pg_app: Flask, tmp_path: Path) -> None:
+    two_jobs_processes_share_the_work(pg_app, tmp_path)
