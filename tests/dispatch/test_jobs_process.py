@@ -26,13 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow]
 
 
-def jobs_process(app: Flask, tmp_path: Path, log_name: str) -> subprocess.Popen[bytes]:
+def jobs_process(app: Flask, tmp_path: Path, log_name: str, lease_s: int = 2) -> subprocess.Popen[bytes]:
     settings = app.config["PANTAU"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
     env.update({
         "PANTAU_ENV": "test", "PANTAU_SECRET_KEY": settings.secret_key, "PANTAU_DATABASE_URL": settings.database_url,
         "PANTAU_INSTANCE_PATH": settings.instance_path, "PANTAU_MEDIA_ROOT": settings.media_root,
-        "PANTAU_OUTBOX_LEASE_S": "2", "PANTAU_JOBS_INTERVAL_S": "0.1", "PANTAU_SMTP_PORT": "9",
+        "PANTAU_OUTBOX_LEASE_S": str(lease_s), "PANTAU_JOBS_INTERVAL_S": "0.1", "PANTAU_SMTP_PORT": "9",
         "PANTAU_OUTBOX_BACKOFF_BASE_S": "0.2", "PANTAU_OUTBOX_BACKOFF_MAX_S": "1",
     })
     log = open(tmp_path / log_name, "wb")  # noqa: SIM115
@@ -87,7 +87,8 @@ def two_jobs_processes_share_the_work(app: Flask, tmp_path: Path) -> None:
         for _ in range(30):
             dispatch_incident(add_incident())
         db.session.commit()
-        procs = [jobs_process(app, tmp_path, f"jobs-{n}.log") for n in (1, 2)]
+        # a lease longer than any batch takes here: a duplicate could only come from a shared claim
+        procs = [jobs_process(app, tmp_path, f"jobs-{n}.log", lease_s=60) for n in (1, 2)]
         wait_for(lambda: all(row.status == "sent" for row in rows()), timeout=60, message="not all delivered")
     finally:
         for proc in procs:
