@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 
 revision = '0017_open311'
-down_revision = '0014_console'
+down_revision = '0015_dispatch'
 branch_labels = None
 depends_on = None
 

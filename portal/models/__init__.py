@@ -12,6 +12,7 @@ from portal.models.camera import (
     RecordingSegment,
     Worker,
 )
+from portal.models.escalation import EscalationContact
 from portal.models.evidence import IncidentEvidence
 from portal.models.footage import DownloadLink, FootageExport, FootageRequest, LegalHold, ResidentHoldRequest
 from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMessage, RoutingRule
@@ -20,7 +21,7 @@ from portal.models.report import ReportBlock, ReportOrigin, ReportPhoto
 
 __all__ = [
     "Agency", "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
-    "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "FootageExport",
+    "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "EscalationContact", "FootageExport",
     "FootageRequest", "Incident", "IncidentEvent", "IncidentEvidence", "LegalHold", "OutboxMessage", "RecordingSegment",
     "RecoveryCode", "ReportBlock", "ReportOrigin", "ReportPhoto", "ResidentHoldRequest", "RoutingRule", "User",
     "Worker", "db", "utcnow",
