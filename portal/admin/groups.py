@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from portal.admin.blueprint import ADMIN, WALL_ROLES, bp
 from portal.auth.policy import allow
-from portal.media.views import may_view
+from portal.media.views import may_view, publicly_visible
 from portal.models import Camera, CameraGroup, CameraGroupMember, db
 from portal.models.audit import record
 from portal.public.catalogue import PublicCamera, effective_status, public_properties
@@ -35,7 +35,16 @@ def wall_camera(camera: Camera) -> PublicCamera:
                         latitude=camera.latitude, longitude=camera.longitude, media_key=camera.media_key,
                         status=state if camera.enabled else "offline",
                         last_online_at=status.last_online_at if status else None,
-                        codec=status.codec if status else None)
+                        codec=status.codec if status else None, media_base=media_base(camera))
+
+
+def media_base(camera: Camera) -> str:
+    """The media node of a public camera (anyone may read it there); a private camera's media come through the
+    portal's own /media, where the staff member's session is checked (docs/media-nodes.md)."""
+    lease = camera.lease
+    if lease is None or not publicly_visible(camera):
+        return ""
+    return lease.worker.media_url or ""
 
 
 @bp.get("/grup")
