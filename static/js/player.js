@@ -17,7 +17,7 @@
 (function () {
   "use strict";
   var POLL_PLAYING_MS = 2500, POLL_IDLE_MS = 20000, RETRY_MS = 3000, MAX_RETRIES = 10;
-  var WATCH_MS = 500, MIN_STALL_MS = 4000, MAX_STALL_MS = 10000;
+  var WATCH_MS = 500, MIN_STALL_MS = 4000, MAX_STALL_MS = 10000, GIVE_UP_MS = 120000;
   var ACTIVE = { loading: true, playing: true, reconnecting: true };
   var players = [];
   var scripts = {};
@@ -313,11 +313,19 @@
       badges[i].textContent = data.status_label;
       badges[i].className = "status status-" + data.status;
     }
-    if (!data.playable && this.state !== "offline") {
+    var text = this.labels.offline[data.status] || this.labels.offline.offline;
+    if (!data.playable && this.wanted && ACTIVE[this.state] &&
+        (this.state !== "reconnecting" || Date.now() - this.reconnectSince < GIVE_UP_MS)) {
+      // the viewer was watching: a camera that just dropped is being reconnected (no downloads meanwhile)
+      this.reconnecting();
       this.teardown();
-      var text = this.labels.offline[data.status] || this.labels.offline.offline;
+      this.setState("reconnecting", this.labels.reconnecting, text + " " + (data.last_seen || ""));
+    } else if (!data.playable && this.state !== "offline") {
+      this.teardown();
       this.setState("offline", text, data.last_seen);
       this.say(text + " " + data.last_seen);
+    } else if (data.playable && this.state === "reconnecting" && !this.hls) {
+      this.start(false);  // back: play again by itself
     } else if (data.playable && this.state === "offline") {
       this.setState("idle", null, "");
       this.say(this.labels.back);
