@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +21,7 @@ from portal.models import Camera, CameraLease, Worker, db
 from tests.conftest import WorkerAuth
 from tests.e2e.conftest import Portal, running_portal, worker_pool
 from tests.e2e.test_live import add_camera, media_sequence
-from tests.support.nginx import ROOT, NginxServer
+from tests.support.nginx import NGINX, ROOT, NginxServer
 from tests.support.tools import free_port, require_tool, wait_for
 
 MEDIA_NODE_TEMPLATE = ROOT / "nginx" / "media-node.conf.template"
@@ -269,3 +271,26 @@ def test_one_machine_keeps_its_media_on_the_portal(tmp_path: Path) -> None:
             assert db.session.query(Worker).one().media_url is None
             assert db.session.get(CameraLease, camera.id) is not None
         assert status_json(portal, camera)["hls_url"] == f"/media/hls/{camera.media_key}/index.m3u8"
+
+
+def test_render_makes_a_media_node_configuration_nginx_accepts(tmp_path: Path) -> None:
+    require_tool("nginx", reason="nginx -t checks the rendered configuration")
+    runtime, media = tmp_path / "nginx", tmp_path / "media"
+    media.mkdir()
+    base = [sys.executable, str(ROOT / "nginx" / "render.py"), "--listen", "127.0.0.1:18081", "--upstream",
+            "127.0.0.1:8000", "--media-root", str(media), "--runtime-dir", str(runtime)]
+    out = runtime / "nginx.conf"
+    done = subprocess.run([*base, "--media-node-url", "http://127.0.0.1:18081/", "--portal-host", "cctv.local",
+                           "-o", str(out)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    conf = out.read_text()
+    assert 'proxy_set_header X-Pantau-Media-Node "http://127.0.0.1:18081";' in conf
+    assert 'proxy_set_header Host "cctv.local";' in conf and "${" not in conf
+    assert "static" not in conf and "/_protected/" not in conf  # media only: no portal, no downloads
+    check = subprocess.run([NGINX, "-t", "-c", str(out), "-p", str(runtime), "-e", str(runtime / "error.log")],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+    for bad in ("media1.example.go.id", "http://x/a b", "http://x/;evil", "javascript:alert(1)"):
+        refused = subprocess.run([*base, "--media-node-url", bad], capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 2 and "MEDIA_NODE_URL" in refused.stderr, bad
+    assert subprocess.run(base, capture_output=True, timeout=30).returncode == 2  # front door needs --static-root

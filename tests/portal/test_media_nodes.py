@@ -12,9 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from contract.media import normalize_media_url
-from portal.models import Camera, CameraLease, CameraStatus, Worker, db
+from portal.models import Camera, CameraGroup, CameraGroupMember, CameraLease, CameraStatus, Worker, db
 from portal.settings import Settings, SettingsError
-from tests.conftest import WorkerAuth, add_camera, make_settings, migrated_app
+from tests.conftest import WorkerAuth, add_camera, login_as, make_settings, migrated_app
 from transcoder.config import ConfigError, WorkerConfig
 
 NODE_A = "http://127.0.0.1:18081"
@@ -133,6 +133,24 @@ def test_a_node_is_refused_the_cameras_it_does_not_run_now(web: FlaskClient) -> 
     assert web.get(ask, headers={"X-Pantau-Media-Node": NODE_B}).status_code == 401  # nobody runs it
     private = add_camera(public=False)
     assert web.get(f"/_auth/media/{private.media_key}", headers={"X-Pantau-Media-Node": NODE_B}).status_code == 403
+
+
+def test_the_wall_plays_public_cameras_from_their_node_and_private_ones_through_the_portal(
+        node_app: Flask, web: FlaskClient) -> None:
+    public, private = add_camera(name="Publik"), add_camera(name="Privat", public=False)
+    sync(web, "a", NODE_A, cameras=[])
+    assert {lease.camera_id for lease in db.session.query(CameraLease)} == {public.id, private.id}
+    db.session.add(CameraGroup(name="Dinding", members=[CameraGroupMember(camera_id=public.id, position=0),
+                                                       CameraGroupMember(camera_id=private.id, position=1)]))
+    db.session.commit()
+    group = db.session.query(CameraGroup).one()
+    staff = node_app.test_client()
+    login_as(staff, "admin")
+    wall = staff.get(f"/admin/grup/{group.id}").get_data(as_text=True)
+    assert f'data-src="{NODE_A}/media/hls/{public.media_key}/index.m3u8"' in wall
+    assert f'data-src="/media/hls/{private.media_key}/index.m3u8"' in wall  # the session cookie reaches it
+    assert staff.get(f"/admin/kamera/{public.id}/status.json").json["hls_url"].startswith(NODE_A + "/")
+    assert staff.get(f"/admin/kamera/{private.id}/status.json").json["hls_url"].startswith("/media/")
 
 
 @pytest.mark.parametrize("bad", [
