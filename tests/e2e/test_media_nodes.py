@@ -140,6 +140,16 @@ def test_nodes_serve_their_own_cameras_with_cdn_headers_and_refuse_stale_folders
     code, headers, body = get(b.playlist(camera))
     assert code == 200 and b"1700000100.m4s" in body and headers["cache-control"] == "public, max-age=1"
 
+    # the portal goes down: the node keeps serving what it was allowed to serve (and refusing the rest)
+    portal.server.shutdown()
+    portal.server.server_close()
+    assert get(f"{portal.url}/healthz")[0] == 0
+    until = time.monotonic() + 3 * 1 + 1  # several lifetimes of the 1 s access cache
+    while time.monotonic() < until:
+        assert get(b.playlist(camera))[0] == 200
+        assert get(a.playlist(camera))[0] == 404
+        time.sleep(0.25)
+
 
 # -- the whole path in Chromium: real workers, ffmpeg, RTSP --
 
