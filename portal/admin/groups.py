@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from portal.admin.blueprint import ADMIN, WALL_ROLES, bp
 from portal.auth.policy import allow
+from portal.media import passes
 from portal.media.views import may_view, publicly_visible
 from portal.models import Camera, CameraGroup, CameraGroupMember, db
 from portal.models.audit import record
@@ -35,16 +36,22 @@ def wall_camera(camera: Camera) -> PublicCamera:
                         latitude=camera.latitude, longitude=camera.longitude, media_key=camera.media_key,
                         status=state if camera.enabled else "offline",
                         last_online_at=status.last_online_at if status else None,
-                        codec=status.codec if status else None, media_base=media_base(camera))
+                        codec=status.codec if status else None, media_base=media_base(camera),
+                        media_pass=media_pass(camera))
 
 
 def media_base(camera: Camera) -> str:
-    """The media node of a public camera (anyone may read it there); a private camera's media come through the
-    portal's own /media, where the staff member's session is checked (docs/media-nodes.md)."""
+    """The media node that runs the camera now ("" for the portal's own /media)."""
     lease = camera.lease
-    if lease is None or not publicly_visible(camera):
+    return (lease.worker.media_url or "") if lease is not None else ""
+
+
+def media_pass(camera: Camera) -> str:
+    """A private camera on a node: the staff member's browser gets a media pass (the node cannot see the
+    portal's session cookie). Only for people who may view it: the callers check ``may_view`` first."""
+    if publicly_visible(camera) or not media_base(camera):
         return ""
-    return lease.worker.media_url or ""
+    return passes.issue(camera.media_key)
 
 
 @bp.get("/grup")

@@ -11,6 +11,7 @@ from contract.media import MEDIA_KEY_PATTERN, normalize_media_url
 from contract.worker_api import MEDIA_NODE_HEADER
 from portal.auth.policy import PUBLIC, allow, get_policy
 from portal.auth.scope import may_see
+from portal.media import passes
 from portal.models import Camera
 from portal.public.catalogue import camera_by_key
 from portal.settings import Settings
@@ -73,10 +74,15 @@ def runs_on(camera: Camera, node: str) -> bool:
 def authorize(key: str) -> ResponseReturnValue:
     """nginx ``auth_request`` target: 204 when the media of this key may be read, 403 otherwise.
 
+    A media pass (``?expires=&sig=``, from ``/media/p/<expires>/<sig>/...`` on a node) lets a private camera be
+    read without the portal's cookie (``portal.media.passes``).
     A media node's nginx names itself (``X-Pantau-Media-Node``, set by its configuration, never by the viewer):
     a camera it does not run now gets 401, which that configuration turns into 404 (not here)."""
     camera = camera_by_key(key) if KEY.fullmatch(key) else None
     allowed = may_view(camera)
+    expires, signature = request.args.get("expires", ""), request.args.get("sig", "")
+    if not allowed and camera is not None and camera.archived_at is None and (expires or signature):
+        allowed = passes.valid(key, expires, signature)  # a media pass the portal gave a staff member
     headers = {"Cache-Control": "no-store"}
     node = request.headers.get(MEDIA_NODE_HEADER)
     if allowed and camera is not None and node is not None and not runs_on(camera, node):

@@ -96,6 +96,8 @@ class PublicCamera:
     codec: str | None
     # The media node that runs the camera now (its worker's media_url); "": the portal's own /media.
     media_base: str = ""
+    # For a private camera on a node, shown to staff: a media pass prefix (portal.media.passes), else "".
+    media_pass: str = ""
 
     @property
     def playable(self) -> bool:
@@ -258,9 +260,10 @@ def nearby(camera: PublicCamera, limit: int = 6) -> list[tuple[PublicCamera, flo
     return [(c, distance_km(camera, c)) for c in _rows(query)]
 
 
-def media_urls(base: str, key: str) -> tuple[str, str]:
-    """(snapshot, playlist) on a media node (``contract.worker_api``: ``<media_url>/media/...``)."""
-    return f"{base}/media/snapshots/{key}.jpg", f"{base}/media/hls/{key}/index.m3u8"
+def media_urls(base: str, key: str, media_pass: str = "") -> tuple[str, str]:
+    """(snapshot, playlist) on a media node (``contract.worker_api``: ``<media_url>/media/...``), with a media
+    pass prefix (``p/<expires>/<signature>/``) for a private camera."""
+    return f"{base}/media/{media_pass}snapshots/{key}.jpg", f"{base}/media/{media_pass}hls/{key}/index.m3u8"
 
 
 def media_urls_of(camera: PublicCamera) -> tuple[str, str]:
@@ -283,7 +286,7 @@ class _Urls:
         """(snapshot, playlist) of the camera where it runs now: its node, or the portal's own /media."""
         key = camera.media_key
         if camera.media_base:
-            return media_urls(camera.media_base, key)
+            return media_urls(camera.media_base, key, camera.media_pass)
         return self.snapshot.replace(self.KEY, key), self.hls.replace(self.KEY, key)
 
     def props(self, camera: PublicCamera) -> dict[str, Any]:

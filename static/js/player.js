@@ -22,6 +22,10 @@
   var players = [];
   var scripts = {};
 
+  function withoutPass(url) {  // a private camera's media pass (/media/p/<expires>/<signature>/) is renewed hourly
+    return String(url || "").replace(/\/media\/p\/[0-9]+\/[A-Za-z0-9_-]+\//, "/media/");
+  }
+
   function loadScript(url) {  // hls.js (130 kB compressed) is only fetched when someone presses play
     if (!scripts[url]) {
       scripts[url] = new Promise(function (resolve, reject) {
@@ -301,10 +305,11 @@
       this.root.dataset.snapshot = data.snapshot_url;
     }
     if (data.hls_url && data.hls_url !== this.src) {  // the camera runs on another media node now
+      var renewed = withoutPass(data.hls_url) === withoutPass(this.src);  // same place, next hour's media pass
       this.src = data.hls_url;
       this.root.dataset.src = data.hls_url;
       if (ACTIVE[this.state] && data.playable) {
-        if (this.state !== "reconnecting") { this.reconnecting(); }
+        if (this.state !== "reconnecting" && !renewed) { this.reconnecting(); }
         this.reload();
       }
     }

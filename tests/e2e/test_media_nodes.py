@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from portal.media import passes
 from portal.models import Camera, CameraLease, Worker, db
 from tests.conftest import WorkerAuth
 from tests.e2e.conftest import Portal, running_portal, worker_pool
@@ -120,8 +121,21 @@ def test_nodes_serve_their_own_cameras_with_cdn_headers_and_refuse_stale_folders
     # b does not run it: its old folder is not served
     code, headers, _ = get(b.playlist(camera))
     assert code == 404 and headers["cache-control"] == "no-store" and headers["access-control-allow-origin"] == "*"
-    # private: never public, not cacheable by a CDN, refused without a staff session
+    # private: refused without a staff session or a media pass; with the pass a staff member's wall gets, served
+    # as "private" (the viewer's browser may keep it, a CDN may not)
     assert get(a.playlist(private))[0] == 403
+    with portal.app.test_request_context():
+        media_pass = passes.issue(private.media_key)
+    signed = f"{a.url}/media/{media_pass}hls/{private.media_key}"
+    code, headers, body = get(f"{signed}/index.m3u8")
+    assert code == 200 and b"1700000000.m4s" in body and headers["cache-control"] == "private, max-age=1"
+    code, headers, _ = get(f"{signed}/1700000000.m4s")  # the playlist's relative URL keeps the pass
+    assert code == 200 and headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert get(f"{a.url}/media/{media_pass}snapshots/{private.media_key}.jpg")[0] == 200
+    forged = media_pass[:-2] + ("A/" if media_pass[-2] != "A" else "B/")
+    assert get(f"{a.url}/media/{forged}hls/{private.media_key}/index.m3u8")[0] == 403
+    assert get(f"{a.url}/media/{media_pass}hls/{key}/index.m3u8")[0] == 200  # public anyway
+    assert get(f"{b.url}/media/{media_pass}hls/{private.media_key}/index.m3u8")[0] == 404  # not b's
     # nothing else on a node: recordings, exports, listings, the portal's own pages
     for path in ("/media/recordings/1/20260101/000000.mp4", "/media/exports/x.mp4", f"/media/hls/{key}/",
                  "/", "/_auth/media/" + key, "/api/worker/v1/sync"):

@@ -4,6 +4,8 @@ the node's access check refusing cameras it no longer runs. SQLite and PostgreSQ
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,9 +150,46 @@ def test_the_wall_plays_public_cameras_from_their_node_and_private_ones_through_
     login_as(staff, "admin")
     wall = staff.get(f"/admin/grup/{group.id}").get_data(as_text=True)
     assert f'data-src="{NODE_A}/media/hls/{public.media_key}/index.m3u8"' in wall
-    assert f'data-src="/media/hls/{private.media_key}/index.m3u8"' in wall  # the session cookie reaches it
-    assert staff.get(f"/admin/kamera/{public.id}/status.json").json["hls_url"].startswith(NODE_A + "/")
-    assert staff.get(f"/admin/kamera/{private.id}/status.json").json["hls_url"].startswith("/media/")
+    # the node cannot see the portal's cookie: a private camera gets a media pass in its path
+    found = re.search(rf'data-src="{re.escape(NODE_A)}/media/p/([0-9]{{10}})/([A-Za-z0-9_-]{{32}})/hls/'
+                      rf'{private.media_key}/index\.m3u8"', wall)
+    assert found is not None, wall
+    expires, sig = found.groups()
+    assert 3600 <= int(expires) - time.time() <= 7200
+    assert staff.get(f"/admin/kamera/{public.id}/status.json").json["hls_url"].startswith(NODE_A + "/media/hls/")
+    assert staff.get(f"/admin/kamera/{private.id}/status.json").json["hls_url"] == \
+        f"{NODE_A}/media/p/{expires}/{sig}/hls/{private.media_key}/index.m3u8"
+    assert "/media/p/" not in web.get(f"/kamera/{public.id}").get_data(as_text=True)
+    assert web.get(f"/kamera/{private.id}/status.json").status_code == 404
+
+    # the node's check: anyone holding the pass may read that camera there, nothing else
+    ask = f"/_auth/media/{private.media_key}"
+    node = {"X-Pantau-Media-Node": NODE_A}
+    assert web.get(ask, headers=node).status_code == 403  # no session, no pass
+    assert web.get(f"{ask}?expires={expires}&sig={sig}", headers=node).status_code == 204
+    assert "X-Pantau-Cache" not in web.get(f"{ask}?expires={expires}&sig={sig}", headers=node).headers
+    assert web.get(f"{ask}?expires={expires}&sig={sig}", headers={"X-Pantau-Media-Node": NODE_B}).status_code == 401
+    tampered = sig[:-1] + ("A" if sig[-1] != "A" else "B")
+    later = str(int(expires) + 3600)
+    for query in (f"expires={expires}&sig={tampered}", f"expires={later}&sig={sig}", f"expires={expires}",
+                  f"sig={sig}", f"expires=1&sig={sig}", f"expires={expires}&sig={sig}x", "expires=&sig="):
+        assert web.get(f"{ask}?{query}", headers=node).status_code == 403, query
+    assert web.get(f"/_auth/media/{public.media_key}?expires={expires}&sig={sig}", headers=node).status_code == 204
+    other = add_camera(name="Lain", public=False)
+    assert web.get(f"/_auth/media/{other.media_key}?expires={expires}&sig={sig}").status_code == 403
+
+
+def test_a_media_pass_expires(node_app: Flask) -> None:
+    from portal.media import passes
+
+    with node_app.test_request_context():
+        prefix = passes.issue("0123456789abcdef", now=1_800_000_000)
+        _, expires, sig, _ = prefix.split("/")
+        assert passes.valid("0123456789abcdef", expires, sig, now=1_800_000_000 + 3599)
+        assert not passes.valid("0123456789abcdef", expires, sig, now=int(expires))
+        assert not passes.valid("0123456789abcdef", expires, sig, now=1_800_000_000 - 4 * 3600)  # too far ahead
+        assert not passes.valid("fedcba9876543210", expires, sig, now=1_800_000_000)
+        assert prefix == passes.issue("0123456789abcdef", now=1_800_000_000 + 10)  # one URL per hour for all
 
 
 @pytest.mark.parametrize("bad", [
