@@ -232,7 +232,15 @@ def test_open_player_follows_a_camera_to_another_node_and_rides_through_the_outa
         assert noticed <= 10, f"a frozen picture stayed labelled live for {noticed:.1f} s"
         assert page.is_visible(".player-notice") and page.inner_text(".player-notice-text") == "Menyambung ulang…"
 
-        # b takes the lease when a's runs out; the open player loads b's playlist by itself
+        # b takes the lease when a's runs out: from that sync on, viewers are sent to b
+        def holder() -> str | None:
+            with portal.app.app_context():
+                lease = db.session.get(CameraLease, camera.id)
+                return lease.worker.name if lease is not None else None
+
+        wait_for(lambda: holder() == "b", timeout=30, message="b never took the camera")
+        assert status_json(portal, camera)["hls_url"] == b.playlist(camera)
+        # and the open player loads b's playlist by itself
         page.wait_for_function(f"() => document.querySelector('.player').dataset.src === {b.playlist(camera)!r}",
                                timeout=40_000)
         wait_playing(page, 40)

@@ -107,6 +107,10 @@ def test_a_camera_that_moves_changes_address_within_one_sync(web: FlaskClient) -
     report_online(web, "a", NODE_A, cam)
     assert sync(web, "b", NODE_B).status_code == 200
     assert web.get(f"/kamera/{cam.id}/status.json").json["hls_url"].startswith(NODE_A + "/")
+    staff = web.application.test_client()
+    login_as(staff, "admin")
+    health = staff.get("/admin/kesehatan").get_data(as_text=True)
+    assert f"<span class=\"sub\" data-media-url>{NODE_A}</span>" in health and NODE_B in health
     move(cam, "b")  # a's lease ran out; b's next sync holds it
     answer = sync(web, "b", NODE_B)
     assert [c["id"] for c in answer.json["cameras"]] == [cam.id]
