@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 # Live HLS cuts on keyframes, so a live segment lasts max(SEGMENT_SECONDS, the camera's keyframe interval).
 SEGMENT_SECONDS = 1
@@ -28,3 +29,34 @@ MEDIA_KEY_PATTERN = re.compile(r"^[0-9a-f]{8,32}$")
 
 def is_media_key(value: object) -> bool:
     return isinstance(value, str) and MEDIA_KEY_PATTERN.fullmatch(value) is not None
+
+
+# A media node's public address (the worker's PANTAU_MEDIA_URL, the sync's ``worker.media_url``).
+MEDIA_URL_MAX_CHARS = 200
+_MEDIA_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
+
+
+def normalize_media_url(value: str) -> str:
+    """``https://media1.example.go.id/`` -> ``https://media1.example.go.id``; ValueError when it is not an http(s)
+    origin with an optional plain path prefix (no query, fragment, user name, spaces; ASCII; bounded)."""
+    text = value.strip()
+    if len(text) > MEDIA_URL_MAX_CHARS or not text.isascii() or any(c.isspace() or ord(c) < 32 for c in text):
+        raise ValueError(f"must be an http(s) address of at most {MEDIA_URL_MAX_CHARS} characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError("must be an http(s) address such as https://media1.example.go.id") from None
+    del port
+    path = parts.path.rstrip("/")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None \
+            or parts.password is not None or parts.query or parts.fragment or "?" in text or "#" in text \
+            or not _MEDIA_PATH.fullmatch(path) or "/../" in path + "/" or "/./" in path + "/":
+        raise ValueError("must be an http(s) address such as https://media1.example.go.id")
+    return f"{parts.scheme}://{parts.netloc.lower()}{path}"
+
+
+def media_origin(url: str) -> str:
+    """The origin (scheme://host[:port]) of a normalized media URL: what CSP and the allowed list speak."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"

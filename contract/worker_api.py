@@ -26,7 +26,7 @@ REFUSED_STATUS_CODES = (401, 403)
 # -- Legal holds and export jobs (added in API version 1, revision 2: docs/worker-api.md "Holds and exports") --
 # Both fields are optional both ways: a worker that does not know them ignores them, and a portal that sends
 # none gets none back.
-API_REVISION = 2
+API_REVISION = 3  # 2: holds and exports; 3: worker.media_url
 
 # The reply's ``holds``: every active legal hold of every camera (a worker's disk may hold footage of cameras
 # it no longer runs), as time spans; the worker never deletes a segment whose time overlaps one of them.
@@ -51,3 +51,14 @@ EXPORT_SOURCE_REPORT_FIELDS = ("path", "bytes", "sha256")
 # Each segment of the request's ``segments`` may carry ``init_bytes``: the size of its ftyp+moov head, so the
 # portal can make an HLS playlist of archived segments (EXT-X-MAP with a byte range).
 SEGMENT_FIELDS = ("camera_id", "start", "end", "bytes", "path", "init_bytes")
+
+# -- Media nodes (API version 1, revision 3: docs/worker-api.md "Media nodes") --
+# The request's ``worker.media_url``: the public address under which this worker's node serves its MEDIA_ROOT
+# (``<media_url>/media/hls/<key>/index.m3u8``, ``<media_url>/media/snapshots/<key>.jpg``), e.g.
+# ``https://media1.cctv.example.go.id``. Absent or empty: the portal's own ``/media`` (one machine). An http(s)
+# origin with an optional path prefix, no query, fragment or user name, at most contract.media.MEDIA_URL_MAX_CHARS
+# characters (contract.media.normalize_media_url); the portal accepts only origins listed in its
+# PANTAU_MEDIA_ORIGINS and answers 400 otherwise.
+# The media node's nginx names itself in its access checks with this header (its own PANTAU_MEDIA_URL), so the
+# portal refuses a camera that the node no longer runs (a stale folder is never served as live).
+MEDIA_NODE_HEADER = "X-Pantau-Media-Node"

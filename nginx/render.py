@@ -4,6 +4,12 @@
         --media-root var/media --static-root static --runtime-dir var/nginx > var/nginx/nginx.conf
     nginx -c "$PWD/var/nginx/nginx.conf" -p "$PWD/var/nginx" -e "$PWD/var/nginx/error.log" -g 'daemon off;'
 
+A media node (a worker's machine serving its own MEDIA_ROOT, docs/media-nodes.md) renders
+``media-node.conf.template`` instead:
+
+    python nginx/render.py --media-node-url https://media1.example.go.id --listen 80 --upstream 10.0.0.5:8000 \
+        --portal-host cctv.example.go.id --media-root /srv/pantau/media --runtime-dir /var/lib/pantau/nginx
+
 Only ``${UPPER_CASE}`` placeholders are replaced (nginx's own variables are lower case); a placeholder without a
 value, or a value that could smuggle nginx syntax (``;``, braces, quotes, whitespace...), is an error.
 Standard library only, so it runs from a Makefile before anything is installed.
@@ -18,16 +24,18 @@ import sys
 from pathlib import Path
 
 TEMPLATE = Path(__file__).with_name("pantau.conf.template")
+MEDIA_NODE_TEMPLATE = Path(__file__).with_name("media-node.conf.template")
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 # Body sizes are the portal's: PANTAU_MAX_BODY_BYTES (1 MiB) and contract.limits.MAX_SYNC_BODY_BYTES (4 MiB);
 # tests/e2e/test_nginx_gunicorn.py checks they agree; /lapor takes PANTAU_REPORT_MAX_PHOTOS (3) photos of
 # PANTAU_REPORT_PHOTO_MAX_BYTES (10 MiB) and 1 MiB of fields.
 DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "1m", "WORKER_MAX_BODY_SIZE": "4m",
             "WORKER_RATE": "10", "WORKER_BURST": "20", "AUTH_CACHE_SECONDS": "1", "USER_LINE": "",
-            "VERIFY_MAX_BODY_SIZE": "4096m", "REPORT_MAX_BODY_SIZE": "31m"}
+            "VERIFY_MAX_BODY_SIZE": "4096m", "REPORT_MAX_BODY_SIZE": "31m", "PORTAL_HOST": "localhost"}
 PATHS = ("MEDIA_ROOT", "STATIC_ROOT", "RUNTIME_DIR")
 UNSAFE = re.compile(r"[\s;{}'\"#$\\]")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+MEDIA_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~-]+)*$")
 
 
 def render_nginx_conf(template_text: str, **values: object) -> str:
@@ -48,6 +56,8 @@ def render_nginx_conf(template_text: str, **values: object) -> str:
             continue
         if not text or UNSAFE.search(text):
             raise ValueError(f"unsafe value for {name}: {text!r}")
+        if name == "MEDIA_NODE_URL" and not MEDIA_URL.match(text):
+            raise ValueError(f"MEDIA_NODE_URL must be the worker's PANTAU_MEDIA_URL (http or https), not {text!r}")
         if name in PATHS:
             if not os.path.isabs(text):
                 raise ValueError(f"{name} must be an absolute path, not {text!r}")
@@ -65,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", required=True, help="e.g. 127.0.0.1:8080 or 80")
     parser.add_argument("--upstream", required=True, help="the portal: host:port or unix:/path.sock")
     parser.add_argument("--media-root", required=True, type=Path)
-    parser.add_argument("--static-root", required=True, type=Path)
+    parser.add_argument("--static-root", type=Path, default=None, help="required except for --media-node-url")
+    parser.add_argument("--media-node-url", default=None,
+                        help="render a media node (media-node.conf.template): this worker's PANTAU_MEDIA_URL")
+    parser.add_argument("--portal-host", default=None,
+                        help="media node: Host of its access checks to the portal (one of PANTAU_TRUSTED_HOSTS)")
     parser.add_argument("--runtime-dir", required=True, type=Path, help="pid, logs, temp files, auth cache")
     parser.add_argument("--user", default=None, help="worker user when nginx is started as root")
     parser.add_argument("--worker-processes", default=None)
@@ -75,15 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-burst", default=None)
     parser.add_argument("--auth-cache-seconds", default=None)
     parser.add_argument("--verify-max-body-size", default=None, help="uploads to /verifikasi (default 4096m)")
-    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    parser.add_argument("--template", type=Path, default=None)
     parser.add_argument("--output", "-o", type=Path, default=None, help="default: standard output")
     args = parser.parse_args(argv)
+    if args.static_root is None and args.media_node_url is None:
+        parser.error("--static-root is required (or --media-node-url for a media node)")
+    template = args.template or (MEDIA_NODE_TEMPLATE if args.media_node_url else TEMPLATE)
 
     try:
         text = render_nginx_conf(
-            args.template.read_text(),
+            template.read_text(),
             listen=args.listen, upstream=args.upstream, user=args.user,
-            media_root=args.media_root.resolve(), static_root=args.static_root.resolve(),
+            media_root=args.media_root.resolve(),
+            static_root=args.static_root.resolve() if args.static_root else None,
+            media_node_url=args.media_node_url.rstrip("/") if args.media_node_url else None,
+            portal_host=args.portal_host,
             runtime_dir=args.runtime_dir.resolve(), worker_processes=args.worker_processes,
             client_max_body_size=args.client_max_body_size, auth_cache_seconds=args.auth_cache_seconds,
             verify_max_body_size=args.verify_max_body_size,

@@ -37,9 +37,11 @@ SCHEMAS: dict[str, Any] = {
             "last_online_at": TIME_SCHEMA,
             "codec": {"type": ["string", "null"], "examples": ["h264"]},
             "url": {"type": "string", "description": "Path of the camera's page (relative to the portal)."},
-            "snapshot_url": {"type": "string", "description": "Path of the latest JPEG snapshot."},
-            "hls_url": {"type": "string", "description": "Path of the live HLS playlist (MPEG-TS or fMP4 segments, "
-                                                         "with EXT-X-PROGRAM-DATE-TIME)."},
+            "snapshot_url": {"type": "string", "description": "The latest JPEG snapshot: a path on the portal, or an "
+                                                              "absolute URL on the media node that runs the camera."},
+            "hls_url": {"type": "string", "description": "The live HLS playlist (MPEG-TS or fMP4 segments, with "
+                                                         "EXT-X-PROGRAM-DATE-TIME): a path on the portal, or an "
+                                                         "absolute URL on the media node that runs the camera now."},
         },
     },
     "CameraFeature": {
@@ -71,10 +73,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "CameraStatus": {
         "type": "object",
-        "required": ["id", "status", "status_label", "playable", "last_online_at", "last_seen"],
+        "required": ["id", "status", "status_label", "playable", "last_online_at", "last_seen", "hls_url",
+                     "snapshot_url"],
         "properties": {
             "id": {"type": "integer"},
             "status": STATUS_SCHEMA,
+            "hls_url": {"type": "string", "description": "Where the camera's live playlist is now (it changes when "
+                                                         "the camera moves to another media node)."},
+            "snapshot_url": {"type": "string", "description": "Where the camera's snapshot is now."},
             "status_label": {"type": "string", "description": "The status in the reader's language."},
             "playable": {"type": "boolean", "description": "Whether a live stream is expected (online or starting)."},
             "last_online_at": TIME_SCHEMA,

@@ -68,14 +68,16 @@ def content_security_policy(settings: Settings, *, frame_ancestors: str) -> str:
     tiles = _origin(settings.tile_url)
     if tiles:
         images.append(tiles)
+    nodes = list(settings.media_origin_list)  # media nodes: snapshots, playlists and segments (docs/media-nodes.md)
+    images.extend(nodes)
     directives = {
         "default-src": "'self'",
         "script-src": "'self'",
         "style-src": "'self'",
         "img-src": " ".join(images),
-        "media-src": "'self' blob:",  # hls.js plays through MediaSource blob: URLs
+        "media-src": " ".join(["'self'", "blob:", *nodes]),  # hls.js plays through MediaSource blob: URLs
         "worker-src": "'self' blob:",  # and transmuxes in a blob: worker
-        "connect-src": "'self'",
+        "connect-src": " ".join(["'self'", *nodes]),
         "font-src": "'self'",
         "object-src": "'none'",
         "base-uri": "'self'",

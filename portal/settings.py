@@ -80,6 +80,10 @@ class Settings:
     metrics_networks: str = "127.0.0.0/8,::1/128"
     metrics_token: str = ""
     worker_networks: str = ""
+    # Media nodes (docs/media-nodes.md): the origins workers may name as their public media address (the sync's
+    # worker.media_url), comma-separated, e.g. "https://media1.example.go.id,https://media2.example.go.id". They
+    # join the Content-Security-Policy (media-src, connect-src, img-src). Empty: media only from the portal itself.
+    media_origins: str = ""
     # Footage for the police (portal/footage): the city's Ed25519 signing key, a file outside the database
     # (default <instance>/keys/evidence-ed25519.pem, made by `pantau keys generate`), how long holds, links and
     # export files last, the largest request, and the public forms' rate limits (Flask-Limiter syntax,
@@ -185,6 +189,10 @@ class Settings:
                 networks.parse(getattr(self, name))
             except ValueError as exc:
                 raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
+        try:
+            _media_origins(self.media_origins)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}MEDIA_ORIGINS: {exc}") from None
         for name in ("footage_hold_days", "resident_hold_days", "export_days", "footage_max_hours",
                      "footage_max_cameras"):
             if getattr(self, name) < 1:
@@ -237,8 +245,28 @@ class Settings:
         return networks.parse(self.metrics_networks)
 
     @property
+    def media_origin_list(self) -> tuple[str, ...]:
+        return _media_origins(self.media_origins)
+
+    @property
     def worker_network_list(self) -> tuple[networks.Network, ...] | None:
         return networks.parse(self.worker_networks) or None
+
+
+def _media_origins(text: str) -> tuple[str, ...]:
+    """``https://media1.example.go.id, http://127.0.0.2:8081`` -> normalized origins (no paths); ValueError."""
+    found: list[str] = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        url = contract.normalize_media_url(entry)
+        if url != contract.media_origin(url):
+            raise ValueError(f"{entry!r} must be an origin (scheme://host[:port]) without a path")
+        if url not in found:
+            found.append(url)
+    if len(found) > 100:
+        raise ValueError("at most 100 origins")
+    return tuple(found)
 
 
 def _check_public_url(url: str) -> None:

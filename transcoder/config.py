@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import worker_api
+from contract.media import normalize_media_url
 
 
 class ConfigError(ValueError):
@@ -86,6 +87,9 @@ class WorkerConfig:
     retention_interval_s: float = 300.0
     http_timeout_s: float = 10.0
     lease_grace_s: float = float(worker_api.LEASE_GRACE_S)
+    # This node's public media address (docs/media-nodes.md), told to the portal in every sync; "" (the
+    # default): viewers get the media from the portal's own /media, as on one machine.
+    media_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -102,8 +106,15 @@ class WorkerConfig:
             metrics_port = int(port) if metrics not in ("", "off", "0") else 0
         except ValueError:
             raise ConfigError("PANTAU_WORKER_METRICS must be host:port, a port, or off") from None
+        media_url = env.get("PANTAU_MEDIA_URL", "").strip()
+        if media_url:
+            try:
+                media_url = normalize_media_url(media_url)
+            except ValueError as exc:
+                raise ConfigError(f"PANTAU_MEDIA_URL {exc}") from None
         return cls(
             portal_url=portal_url,
+            media_url=media_url,
             credential=credential,
             media_root=media_root,
             name=name,

@@ -226,6 +226,7 @@ class Worker:
                 "capacity": self.config.capacity, "disk_free_bytes": report.free_bytes or None,
                 "disk_total_bytes": report.total_bytes or None, "disk_guard_active": self.guard_active,
                 "health": self.figures.health(),
+                "media_url": self.config.media_url,
             },
             "cameras": [camera_report(c, self.config.media_root, now) for c in self.cameras.values()
                         if c.want_running],

@@ -18,13 +18,14 @@ from portal.admin.blueprint import ADMIN, CAMERA_READERS, bp, is_fragment, vary
 from portal.admin.camera_changes import SwitchRefused, archive_camera, create_camera, restore_camera, set_public
 from portal.admin.camera_changes import update_camera as change_camera
 from portal.admin.camera_forms import CameraForm
+from portal.admin.groups import wall_camera
 from portal.auth.policy import allow
 from portal.auth.scope import may_see
 from portal.camera_input import CameraInputError
 from portal.i18n import last_seen
 from portal.media.views import may_view
 from portal.models import Agency, Camera, db
-from portal.public.catalogue import STATUS_LABELS, effective_status
+from portal.public.catalogue import STATUS_LABELS, effective_status, media_urls_of
 from portal.secret import redact_url
 
 STATE_LABELS = {**STATUS_LABELS, "disabled": _l("Stopped"), "archived": _l("Archived")}
@@ -216,8 +217,10 @@ def camera_status(camera_id: int) -> ResponseReturnValue:
         state = effective_status(status.status if status else None, status.updated_at if status else None)
         if not camera.enabled:
             state = "offline"
+        snapshot, hls = media_urls_of(wall_camera(camera))
         response = jsonify(
-            id=camera.id, status=state, status_label=str(STATE_LABELS.get(state, state)),
+            id=camera.id, status=state, status_label=str(STATE_LABELS.get(state, state)), hls_url=hls,
+            snapshot_url=snapshot,
             playable=state in ("online", "starting"), codec=status.codec if status else None,
             last_online_at=status.last_online_at.isoformat() if status and status.last_online_at else None,
             last_seen=last_seen(status.last_online_at if status else None), public=camera.public,

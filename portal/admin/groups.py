@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from portal.admin.blueprint import ADMIN, WALL_ROLES, bp
 from portal.auth.policy import allow
-from portal.media.views import may_view
+from portal.media import passes
+from portal.media.views import may_view, publicly_visible
 from portal.models import Camera, CameraGroup, CameraGroupMember, db
 from portal.models.audit import record
 from portal.public.catalogue import PublicCamera, effective_status, public_properties
@@ -35,7 +36,22 @@ def wall_camera(camera: Camera) -> PublicCamera:
                         latitude=camera.latitude, longitude=camera.longitude, media_key=camera.media_key,
                         status=state if camera.enabled else "offline",
                         last_online_at=status.last_online_at if status else None,
-                        codec=status.codec if status else None)
+                        codec=status.codec if status else None, media_base=media_base(camera),
+                        media_pass=media_pass(camera))
+
+
+def media_base(camera: Camera) -> str:
+    """The media node that runs the camera now ("" for the portal's own /media)."""
+    lease = camera.lease
+    return (lease.worker.media_url or "") if lease is not None else ""
+
+
+def media_pass(camera: Camera) -> str:
+    """A private camera on a node: the staff member's browser gets a media pass (the node cannot see the
+    portal's session cookie). Only for people who may view it: the callers check ``may_view`` first."""
+    if publicly_visible(camera) or not media_base(camera):
+        return ""
+    return passes.issue(camera.media_key)
 
 
 @bp.get("/grup")

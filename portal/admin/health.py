@@ -33,6 +33,7 @@ def dashboard(now: dt.datetime | None = None) -> dict[str, Any]:
         health = w.health or {}
         workers.append({
             "name": w.name, "hostname": w.hostname, "version": w.version, "alive": w.last_seen_at >= window,
+            "media_url": w.media_url,
             "cameras": held.get(w.id, 0), "capacity": w.capacity, "cpu_percent": health.get("cpu_percent"),
             "load1": health.get("load1"), "disk_free_bytes": w.disk_free_bytes, "disk_total_bytes": w.disk_total_bytes,
             "disk_guard_active": w.disk_guard_active, "last_seen_at": w.last_seen_at,

@@ -35,6 +35,7 @@ def summary(now: dt.datetime | None = None) -> dict[str, Any]:
             "name": w.name,
             "hostname": w.hostname,
             "version": w.version,
+            "media_url": w.media_url,
             "alive": w.last_seen_at >= window,
             "last_seen_at": w.last_seen_at.isoformat(),
             "cameras": leased.get(w.id, 0),

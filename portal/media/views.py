@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, current_app, send_from_directory
+from flask import Blueprint, abort, current_app, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from contract.media import MEDIA_KEY_PATTERN
+from contract.media import MEDIA_KEY_PATTERN, normalize_media_url
+from contract.worker_api import MEDIA_NODE_HEADER
 from portal.auth.policy import PUBLIC, allow, get_policy
 from portal.auth.scope import may_see
+from portal.media import passes
 from portal.models import Camera
 from portal.public.catalogue import camera_by_key
 from portal.settings import Settings
@@ -56,13 +58,35 @@ def _viewable(key: str) -> Camera:
     return camera
 
 
+def runs_on(camera: Camera, node: str) -> bool:
+    """Does the media node ``node`` (its PANTAU_MEDIA_URL) run this camera now? Only the lease's worker does: a
+    node whose camera moved elsewhere still has the old folder on its disk, which must not pass for live."""
+    try:
+        url = normalize_media_url(node)
+    except ValueError:
+        return False
+    lease = camera.lease
+    return lease is not None and lease.worker.media_url == url
+
+
 @bp.get("/_auth/media/<key>")
 @allow(PUBLIC)
 def authorize(key: str) -> ResponseReturnValue:
-    """nginx ``auth_request`` target: 204 when the media of this key may be read, 403 otherwise."""
+    """nginx ``auth_request`` target: 204 when the media of this key may be read, 403 otherwise.
+
+    A media pass (``?expires=&sig=``, from ``/media/p/<expires>/<sig>/...`` on a node) lets a private camera be
+    read without the portal's cookie (``portal.media.passes``).
+    A media node's nginx names itself (``X-Pantau-Media-Node``, set by its configuration, never by the viewer):
+    a camera it does not run now gets 401, which that configuration turns into 404 (not here)."""
     camera = camera_by_key(key) if KEY.fullmatch(key) else None
     allowed = may_view(camera)
+    expires, signature = request.args.get("expires", ""), request.args.get("sig", "")
+    if not allowed and camera is not None and camera.archived_at is None and (expires or signature):
+        allowed = passes.valid(key, expires, signature)  # a media pass the portal gave a staff member
     headers = {"Cache-Control": "no-store"}
+    node = request.headers.get(MEDIA_NODE_HEADER)
+    if allowed and camera is not None and node is not None and not runs_on(camera, node):
+        return "", 401, headers
     if allowed and camera is not None and publicly_visible(camera):
         headers["X-Pantau-Cache"] = "public"  # nginx then lets a CDN keep public segments and playlists
     return "", 204 if allowed else 403, headers

@@ -130,6 +130,8 @@ class Worker(db.Model):  # type: ignore[name-defined,misc]
     disk_total_bytes: Mapped[int | None] = mapped_column(BigInteger)
     disk_guard_active: Mapped[bool] = mapped_column(Boolean, default=False)
     health: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Where this worker's node serves its media (the sync's worker.media_url); NULL: the portal's own /media.
+    media_url: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     # The worker's own credential (``pantau workers add``): only its SHA-256 is kept; NULL when revoked.

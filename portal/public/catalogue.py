@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from portal import bounds
-from portal.models import Camera, CameraStatus, db, utcnow
+from portal.models import Camera, CameraLease, CameraStatus, Worker, db, utcnow
 from portal.models.camera import CAMERA_CATEGORIES, STATUSES
 
 STATUS_LABELS = {
@@ -94,6 +94,10 @@ class PublicCamera:
     status: str
     last_online_at: dt.datetime | None
     codec: str | None
+    # The media node that runs the camera now (its worker's media_url); "": the portal's own /media.
+    media_base: str = ""
+    # For a private camera on a node, shown to staff: a media pass prefix (portal.media.passes), else "".
+    media_pass: str = ""
 
     @property
     def playable(self) -> bool:
@@ -111,7 +115,7 @@ class PublicCamera:
 _COLUMNS = (
     Camera.id, Camera.name, Camera.description, Camera.district, Camera.category, Camera.latitude,
     Camera.longitude, Camera.media_key, CameraStatus.status, CameraStatus.updated_at, CameraStatus.last_online_at,
-    CameraStatus.codec,
+    CameraStatus.codec, Worker.media_url,
 )
 
 
@@ -125,6 +129,8 @@ def _public_query() -> Select:
     return (
         select(*_COLUMNS)
         .outerjoin(CameraStatus, CameraStatus.camera_id == Camera.id)
+        .outerjoin(CameraLease, CameraLease.camera_id == Camera.id)  # one lease per camera: its node, if any
+        .outerjoin(Worker, Worker.id == CameraLease.worker_id)
         .where(publicly_visible())
     )
 
@@ -137,6 +143,7 @@ def _rows(query: Select) -> list[PublicCamera]:
             id=r[0], name=r[1], description=r[2] or "", district=r[3] or "", category=r[4] or "other",
             latitude=r[5], longitude=r[6], media_key=r[7],
             status=effective_status(r[8], r[9], now=now, lease_seconds=lease), last_online_at=r[10], codec=r[11],
+            media_base=r[12] or "",
         )
         for r in db.session.execute(query)
     ]
@@ -253,6 +260,17 @@ def nearby(camera: PublicCamera, limit: int = 6) -> list[tuple[PublicCamera, flo
     return [(c, distance_km(camera, c)) for c in _rows(query)]
 
 
+def media_urls(base: str, key: str, media_pass: str = "") -> tuple[str, str]:
+    """(snapshot, playlist) on a media node (``contract.worker_api``: ``<media_url>/media/...``), with a media
+    pass prefix (``p/<expires>/<signature>/``) for a private camera."""
+    return f"{base}/media/{media_pass}snapshots/{key}.jpg", f"{base}/media/{media_pass}hls/{key}/index.m3u8"
+
+
+def media_urls_of(camera: PublicCamera) -> tuple[str, str]:
+    """(snapshot, playlist) of one camera where it runs now."""
+    return _Urls().media(camera)
+
+
 class _Urls:
     """URL patterns built once per call, so 2,000 features cost 3 ``url_for`` calls, not 6,000."""
 
@@ -264,7 +282,15 @@ class _Urls:
         self.snapshot = url_for("media.snapshot", key=self.KEY)
         self.hls = url_for("media.hls", key=self.KEY, filename="index.m3u8")
 
+    def media(self, camera: PublicCamera) -> tuple[str, str]:
+        """(snapshot, playlist) of the camera where it runs now: its node, or the portal's own /media."""
+        key = camera.media_key
+        if camera.media_base:
+            return media_urls(camera.media_base, key, camera.media_pass)
+        return self.snapshot.replace(self.KEY, key), self.hls.replace(self.KEY, key)
+
     def props(self, camera: PublicCamera) -> dict[str, Any]:
+        snapshot, hls = self.media(camera)
         return {
             "id": camera.id,
             "name": camera.name,
@@ -275,8 +301,8 @@ class _Urls:
             "last_online_at": camera.last_online_at.isoformat() if camera.last_online_at else None,
             "codec": camera.codec,
             "url": self.page.replace(str(self.ID), str(camera.id)),
-            "snapshot_url": self.snapshot.replace(self.KEY, camera.media_key),
-            "hls_url": self.hls.replace(self.KEY, camera.media_key),
+            "snapshot_url": snapshot,
+            "hls_url": hls,
         }
 
 

@@ -40,7 +40,8 @@ def csv_body(cameras: Sequence[PublicCamera], base_url: str) -> bytes:
     for camera, props in zip(cameras, properties_list(cameras), strict=True):
         row = {**props, "latitude": round(camera.latitude, 6), "longitude": round(camera.longitude, 6)}
         for key in ("url", "snapshot_url", "hls_url"):
-            row[key] = base + row[key]
+            if not row[key].startswith(("https://", "http://")):  # media on a node are absolute already
+                row[key] = base + row[key]
         writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue().encode()
 

@@ -28,6 +28,7 @@ from portal.public.catalogue import (
     PublicCamera,
     districts,
     find_cameras,
+    media_urls_of,
     nearby,
     public_camera,
     public_cameras_by_id,
@@ -80,6 +81,12 @@ def player_context(camera: PublicCamera) -> dict[str, object]:
             "snapshot_interval_s": _settings().snapshot_interval_s}
 
 
+@bp.app_template_global("camera_snapshot_url")
+def camera_snapshot_url(camera: PublicCamera) -> str:
+    """The snapshot of a camera where it runs now (its media node, or the portal's own /media)."""
+    return media_urls_of(camera)[0]
+
+
 @bp.get("/")
 @allow(PUBLIC)
 def index() -> ResponseReturnValue:
@@ -127,9 +134,13 @@ def camera_status(camera_id: int) -> ResponseReturnValue:
         response = jsonify({"error": "not_found", "message": gettext("Not found")})
         response.status_code = 404
     else:
+        snapshot, hls = media_urls_of(cam)
         response = jsonify({
             "id": cam.id,
             "status": cam.status,
+            # where the camera runs now: an open player follows a camera that moved to another media node
+            "hls_url": hls,
+            "snapshot_url": snapshot,
             "status_label": cam.status_label,
             "playable": cam.playable,
             "codec": cam.codec,

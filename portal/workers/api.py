@@ -94,7 +94,7 @@ def ping() -> ResponseReturnValue:
 def sync() -> ResponseReturnValue:
     body = bounds.read_json(request)
     worker = current_worker()
-    checked = payload.sync_request(body, worker.name)
+    checked = payload.sync_request(body, worker.name, _settings().media_origin_list)
     footage_reports = footage_sync.check(body)
     claimed = payload.claimed_name(body)
     if claimed is not None and claimed.strip() != worker.name:

@@ -28,6 +28,7 @@ class WorkerInfo:
     disk_total_bytes: int | None = None
     disk_guard_active: bool = False
     health: dict[str, Any] | None = None
+    media_url: str | None = None  # the node's public media address; None: the portal's own /media
 
 
 def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
@@ -49,6 +50,8 @@ def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
     worker.disk_total_bytes = info.disk_total_bytes
     worker.disk_guard_active = info.disk_guard_active
     worker.health = info.health or {}
+    if worker.media_url != info.media_url:
+        worker.media_url = info.media_url
     worker.last_seen_at = now
     db.session.flush()
     return worker

@@ -16,6 +16,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from contract import limits
+from contract import media as media_contract
 from contract import status as contract_status
 from portal import bounds
 from portal.bounds import INT32_MAX, INT64_MAX, InputError
@@ -53,13 +54,14 @@ class SyncRequest:
     deleted: list[str] = field(default_factory=list)
 
 
-def sync_request(body: Any, worker_name: str) -> SyncRequest:
+def sync_request(body: Any, worker_name: str, media_origins: tuple[str, ...] = ()) -> SyncRequest:
     """Check a whole sync body. ``worker_name`` is the name the credential belongs to: the body's own
-    ``worker.name`` is only a label the worker was configured with, never who it speaks for."""
+    ``worker.name`` is only a label the worker was configured with, never who it speaks for. ``media_origins``:
+    the origins a ``worker.media_url`` may name (PANTAU_MEDIA_ORIGINS)."""
     body = bounds.mapping(body, "body")
     raw = bounds.mapping(body.get("worker"), "worker", default={})
     return SyncRequest(
-        worker=worker_info(raw, worker_name),
+        worker=worker_info(raw, worker_name, media_origins),
         statuses=bounds.items(body.get("cameras"), "cameras", max_items=limits.MAX_SYNC_CAMERAS,
                               each=camera_status, default=[]),
         segments=bounds.items(body.get("segments"), "segments", max_items=limits.MAX_SYNC_SEGMENTS,
@@ -76,7 +78,22 @@ def claimed_name(body: Any) -> str | None:
     return name if isinstance(name, str) and len(name) <= 120 else None
 
 
-def worker_info(raw: dict[str, Any], name: str) -> WorkerInfo:
+def media_url(value: Any, allowed: tuple[str, ...]) -> str | None:
+    """The node's public media address, normalized; None (the portal's own /media) when absent or empty."""
+    text = bounds.text(value, "worker.media_url", max_len=media_contract.MEDIA_URL_MAX_CHARS, default=None)
+    if not text:
+        return None
+    try:
+        url = media_contract.normalize_media_url(text)
+    except ValueError:
+        raise InputError("worker.media_url",
+                         _l("must be an http(s) address such as https://media1.example.go.id")) from None
+    if media_contract.media_origin(url) not in allowed:
+        raise InputError("worker.media_url", _l("names an origin the portal does not allow (PANTAU_MEDIA_ORIGINS)"))
+    return url
+
+
+def worker_info(raw: dict[str, Any], name: str, media_origins: tuple[str, ...] = ()) -> WorkerInfo:
     bounds.text(raw.get("name"), "worker.name", max_len=120, default=None)
     return WorkerInfo(
         name=name,
@@ -89,6 +106,7 @@ def worker_info(raw: dict[str, Any], name: str) -> WorkerInfo:
                                         default=None),
         disk_guard_active=bounds.flag(raw.get("disk_guard_active"), "worker.disk_guard_active", default=False),
         health=_health(raw.get("health")),
+        media_url=media_url(raw.get("media_url"), media_origins),
     )
 
 

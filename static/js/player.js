@@ -6,13 +6,25 @@
    - hls.js where Media Source Extensions exist, native HLS otherwise (Safari on iOS).
    window.PantauPlayer is the hls.js instance last started; window.PantauPlayers the controllers; each player's
    element says its state in data-state (idle, loading, playing, held, paused, offline, gone, error);
-   window.PantauPlayerConfig, if set before play, is merged into the hls.js configuration. */
+   window.PantauPlayerConfig, if set before play, is merged into the hls.js configuration.
+   - Follows the camera: the status feed carries the playlist and snapshot where the camera runs now (its media
+     node); when they change, an open player loads the new source without a page reload.
+   - Rides through outages: when the live playlist stops advancing (no new media sequence for a deadline of three
+     segments, 4 to 10 s) or cannot be loaded, the player says "reconnecting" (data-state="reconnecting") instead
+     of showing a frozen picture as live, reloads the source every few seconds, and plays again by itself when
+     the camera is back; a camera reported offline that comes back restarts by itself if the viewer was
+     watching. */
 (function () {
   "use strict";
   var POLL_PLAYING_MS = 2500, POLL_IDLE_MS = 20000, RETRY_MS = 3000, MAX_RETRIES = 10;
-  var ACTIVE = { loading: true, playing: true };
+  var WATCH_MS = 500, MIN_STALL_MS = 4000, MAX_STALL_MS = 10000, GIVE_UP_MS = 120000;
+  var ACTIVE = { loading: true, playing: true, reconnecting: true };
   var players = [];
   var scripts = {};
+
+  function withoutPass(url) {  // a private camera's media pass (/media/p/<expires>/<signature>/) is renewed hourly
+    return String(url || "").replace(/\/media\/p\/[0-9]+\/[A-Za-z0-9_-]+\//, "/media/");
+  }
 
   function loadScript(url) {  // hls.js (130 kB compressed) is only fetched when someone presses play
     if (!scripts[url]) {
@@ -50,10 +62,18 @@
     this.polling = false;
     this.ownPause = false;
     this.state = root.dataset.state;
+    this.wanted = false;       // the viewer asked for live video (restart it by itself after an outage)
+    this.lastSN = null;        // newest media sequence seen in the live playlist
+    this.advancedAt = 0;       // when it last changed
+    this.stallMs = MAX_STALL_MS;
+    this.reconnectSince = 0;
+    this.watchTimer = null;
 
-    this.playButton.addEventListener("click", function () { self.start(true); });
-    this.continueButton.addEventListener("click", function () { self.start(true); });
+    this.playButton.addEventListener("click", function () { self.wanted = true; self.start(true); });
+    this.continueButton.addEventListener("click", function () { self.wanted = true; self.start(true); });
     this.video.addEventListener("playing", function () {
+      // while reconnecting, only a playlist that moved again counts (not the stale segments it still lists)
+      if (self.state === "reconnecting" && self.advancedAt <= self.reconnectSince) { return; }
       self.retries = 0;
       if (self.state !== "playing") { self.setState("playing"); self.say(self.labels.playing); }
     });
@@ -61,17 +81,18 @@
       if (self.ownPause) { self.ownPause = false; return; }  // our own teardown, not the viewer
       if (!ACTIVE[self.state]) { return; }
       self.pausedByViewer = true;               // paused with the video controls: stop downloading too
+      self.wanted = false;
       if (self.hls) { self.hls.stopLoad(); }
       clearTimeout(self.timer);
       self.setState("held");
     });
     this.video.addEventListener("play", function () {
-      if (self.pausedByViewer) { self.pausedByViewer = false; self.start(false); }  // back to the live edge
+      if (self.pausedByViewer) { self.pausedByViewer = false; self.wanted = true; self.start(false); }  // live edge
     });
     this.video.addEventListener("error", function () { if (!self.hls && ACTIVE[self.state]) { self.pollNow(); } });
     this.schedulePoll();
     this.scheduleSnapshot();
-    if (root.dataset.autoplay === "1" && this.state === "idle") { this.start(false); }
+    if (root.dataset.autoplay === "1" && this.state === "idle") { this.wanted = true; this.start(false); }
   }
 
   Player.prototype.say = function (text) {
@@ -119,11 +140,30 @@
   };
 
   Player.prototype.attach = function (focus) {
-    var Hls = window.Hls, self = this;
+    var self = this;
     if (!this.canPlayCodec()) {
       this.fail(this.labels.hevc, false);
       return;
     }
+    if (!this.load()) { return; }
+    this.play();
+    if (focus) { this.video.focus(); }
+    if (this.timeoutMs > 0) {
+      this.timer = window.setTimeout(function () { self.pauseToSaveData(); }, this.timeoutMs);
+    }
+    this.watch();
+  };
+
+  Player.prototype.play = function () {
+    var played = this.video.play();
+    if (played && played.catch) { played.catch(function () { /* refused: the controls remain */ }); }
+  };
+
+  // Start loading this.src into the video (hls.js, else native HLS); false when this browser cannot.
+  Player.prototype.load = function () {
+    var Hls = window.Hls, self = this;
+    this.lastSN = null;
+    if (this.state !== "reconnecting") { this.advancedAt = Date.now(); }  // the deadline runs from the start
     if (Hls && Hls.isSupported()) {
       var config = {
         // one segment behind the newest: with 1 s segments about 1.4 s from camera to screen (bench/latency)
@@ -136,6 +176,7 @@
       for (var key in extra) { if (Object.prototype.hasOwnProperty.call(extra, key)) { config[key] = extra[key]; } }
       var hls = new Hls(config);
       hls.on(Hls.Events.ERROR, function (_e, data) { self.onError(hls, data); });
+      hls.on(Hls.Events.LEVEL_LOADED, function (_e, data) { if (hls === self.hls) { self.onPlaylist(data.details); } });
       hls.loadSource(this.src);
       hls.attachMedia(this.video);
       this.hls = hls;
@@ -144,19 +185,67 @@
       this.video.src = this.src;
     } else {
       this.fail(this.labels.unsupported, false);
-      return;
+      return false;
     }
-    var played = this.video.play();
-    if (played && played.catch) { played.catch(function () { /* refused: the controls remain */ }); }
-    if (focus) { this.video.focus(); }
-    if (this.timeoutMs > 0) {
-      this.timer = window.setTimeout(function () { self.pauseToSaveData(); }, this.timeoutMs);
+    return true;
+  };
+
+  // A live playlist arrived: did its newest segment change? The deadline is three segments (4 to 10 s).
+  Player.prototype.onPlaylist = function (details) {
+    if (!details) { return; }
+    var target = Number(details.targetduration) || 1;
+    this.stallMs = Math.min(MAX_STALL_MS, Math.max(MIN_STALL_MS, 3000 * target));
+    if (details.endSN !== this.lastSN) {
+      var first = this.lastSN === null;
+      this.lastSN = details.endSN;
+      if (!first || this.state !== "reconnecting") { this.advancedAt = Date.now(); }
+      if (!first && this.state === "reconnecting" && !this.video.paused && this.video.readyState > 2) {
+        this.setState("playing");
+        this.say(this.labels.playing);
+      }
     }
+  };
+
+  // Every half second while live: a playlist that stopped advancing means the camera (or its node) is gone.
+  Player.prototype.watch = function () {
+    var self = this;
+    window.clearTimeout(this.watchTimer);
+    if (!ACTIVE[this.state] || !this.hls) { return; }
+    var now = Date.now();
+    if (this.state !== "reconnecting" && now - this.advancedAt > this.stallMs) {
+      this.reconnecting();
+    } else if (this.state === "reconnecting" && this.advancedAt <= this.reconnectAttempt &&
+               now - this.reconnectAttempt > Math.max(RETRY_MS, this.stallMs)) {
+      this.reload();  // nothing new since the last attempt: a fresh start (a restarted camera, a moved one)
+    }
+    this.watchTimer = window.setTimeout(function () { self.watch(); }, WATCH_MS);
+  };
+
+  Player.prototype.reconnecting = function () {
+    if (this.state === "reconnecting") { return; }
+    this.reconnectSince = Date.now();
+    this.reconnectAttempt = Date.now();
+    this.setState("reconnecting", this.labels.reconnecting, "");
+    this.say(this.labels.reconnecting);
+    this.pollNow();  // perhaps the camera moved or went offline: the status feed knows
+  };
+
+  // A fresh hls.js on this.src, keeping the state (reconnecting) and the data-saving timer.
+  Player.prototype.reload = function () {
+    this.reconnectAttempt = Date.now();
+    if (!this.video.paused) { this.ownPause = true; this.video.pause(); }
+    if (this.hls) {
+      if (window.PantauPlayer === this.hls) { window.PantauPlayer = null; }
+      this.hls.destroy();
+      this.hls = null;
+    }
+    if (this.load()) { this.play(); this.watch(); }
   };
 
   Player.prototype.teardown = function () {
     this.attempt = (this.attempt || 0) + 1;  // a pending start() is cancelled
     window.clearTimeout(this.timer);
+    window.clearTimeout(this.watchTimer);
     if (!this.video.paused) { this.ownPause = true; this.video.pause(); }  // first: detaching fires no 2nd pause
     if (this.hls) {
       if (window.PantauPlayer === this.hls) { window.PantauPlayer = null; }
@@ -169,6 +258,7 @@
   };
 
   Player.prototype.pauseToSaveData = function () {
+    this.wanted = false;
     this.teardown();
     this.setState("paused", this.labels.paused, "", this.labels["continue"]);
     this.say(this.labels.paused);
@@ -182,6 +272,7 @@
   };
 
   Player.prototype.gone = function () {
+    this.wanted = false;
     this.teardown();
     this.video.removeAttribute("poster");
     this.root.classList.add("player-gone");
@@ -196,30 +287,54 @@
     var code = data.response && data.response.code;
     if (code === 401 || code === 403) { this.gone(); return; }  // the server refuses: no longer public
     if (!data.fatal || hls !== this.hls) { return; }
-    var self = this, Hls = window.Hls;
+    var Hls = window.Hls;
     this.pollNow();
-    if (this.retries++ >= MAX_RETRIES) { this.fail(this.labels.error, true); return; }
-    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
-    window.setTimeout(function () {
-      if (hls === self.hls && ACTIVE[self.state]) { hls.loadSource(self.src); hls.startLoad(-1); }
-    }, RETRY_MS);
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+      if (this.retries++ >= MAX_RETRIES) { this.fail(this.labels.error, true); return; }
+      hls.recoverMediaError();
+      return;
+    }
+    // the playlist or a segment cannot be loaded (the node is down, the camera moved or is restarting): keep
+    // trying while the status feed says the camera is up (it stops us when it is not)
+    this.reconnecting();
   };
 
   Player.prototype.applyStatus = function (data) {
     if (data.codec) { this.codec = data.codec; }
+    if (data.snapshot_url && data.snapshot_url !== this.root.dataset.snapshot) {
+      this.root.dataset.snapshot = data.snapshot_url;
+    }
+    if (data.hls_url && data.hls_url !== this.src) {  // the camera runs on another media node now
+      var renewed = withoutPass(data.hls_url) === withoutPass(this.src);  // same place, next hour's media pass
+      this.src = data.hls_url;
+      this.root.dataset.src = data.hls_url;
+      if (ACTIVE[this.state] && data.playable) {
+        if (this.state !== "reconnecting" && !renewed) { this.reconnecting(); }
+        this.reload();
+      }
+    }
     var badges = document.querySelectorAll('[data-status-for="' + this.id + '"]');
     for (var i = 0; i < badges.length; i++) {
       badges[i].textContent = data.status_label;
       badges[i].className = "status status-" + data.status;
     }
-    if (!data.playable && this.state !== "offline") {
+    var text = this.labels.offline[data.status] || this.labels.offline.offline;
+    if (!data.playable && this.wanted && ACTIVE[this.state] &&
+        (this.state !== "reconnecting" || Date.now() - this.reconnectSince < GIVE_UP_MS)) {
+      // the viewer was watching: a camera that just dropped is being reconnected (no downloads meanwhile)
+      this.reconnecting();
       this.teardown();
-      var text = this.labels.offline[data.status] || this.labels.offline.offline;
+      this.setState("reconnecting", this.labels.reconnecting, text + " " + (data.last_seen || ""));
+    } else if (!data.playable && this.state !== "offline") {
+      this.teardown();
       this.setState("offline", text, data.last_seen);
       this.say(text + " " + data.last_seen);
+    } else if (data.playable && this.state === "reconnecting" && !this.hls) {
+      this.start(false);  // back: play again by itself
     } else if (data.playable && this.state === "offline") {
       this.setState("idle", null, "");
       this.say(this.labels.back);
+      if (this.wanted) { this.start(false); }  // the viewer was watching: carry on by itself
     }
   };
 
