@@ -330,6 +330,18 @@ def _clear_stale_hls(directory: Path, older_than_s: float = 120.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="pantau-transcoder", description="A Pantau transcoder worker "
+                                     "(configured by PANTAU_* environment variables).")
+    parser.add_argument("--check", action="store_true", help="check this worker's configuration, ffmpeg, media "
+                        "folder and the portal's answer to its credential; exit 1 on a problem")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.check:
+        from transcoder.check import report, run_checks
+
+        return report(run_checks(os.environ), print)
     install_log_redaction()
     logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
