@@ -68,7 +68,8 @@ class Worker:
         self.sync = SyncSession(self.client, self._sync_pool, grace_s=config.lease_grace_s)
         guard = DiskGuard(config.media_root, config.disk_min_free_bytes, config.disk_min_free_percent)
         self.archive = Archive(config.media_root, guard, self._pool, interval_s=config.housekeeping_interval_s,
-                               retention_interval_s=config.retention_interval_s, clock=clock)
+                               retention_interval_s=config.retention_interval_s, clock=clock,
+                               retention_max_s=config.retention_max_s)
         # Export jobs one at a time, beside the cameras (a copy costs little CPU; two at once would share the disk).
         self._export_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
         self.exports = Exporter(config.media_root, self.ffmpeg, self._export_pool, clock=clock)
