@@ -17,6 +17,8 @@ from tests.conftest import issue_credential, make_settings, migrated_app
 from tests.support.tls import make_test_ca
 from tests.support.tools import free_port
 
+pytestmark = [pytest.mark.slow]  # real command lines, a migrated database per test
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "cctv.kendarikota.go.id"
 SECRET = "0123456789abcdef0123456789abcdef-production-secret"
@@ -49,7 +51,7 @@ def production_env(tmp: Path, database_url: str | None = None) -> dict[str, str]
         "PANTAU_SERVE_MEDIA": "false",
         "PANTAU_INSTANCE_PATH": str(tmp / "instance"),
         "PANTAU_MEDIA_ROOT": str(tmp / "media"),
-        "PANTAU_TILE_URL": "https://tiles.kendarikota.go.id/{z}/{x}/{y}.png",
+        "PANTAU_TILE_URL": "https://tiles.example/{z}/{x}/{y}.png",
         "PANTAU_WORKER_NETWORKS": "127.0.0.0/8",
     }
 
