@@ -2,7 +2,7 @@
 # Installs the Debian packages the full test suite needs (as root), or names what is missing.
 set -u
 PACKAGES="ffmpeg nginx-core chromium fonts-dejavu-core gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi python3-gst-1.0"
+gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi python3-gst-1.0 prometheus systemd"
 
 missing() {
   local m=()
@@ -10,6 +10,8 @@ missing() {
   command -v ffprobe >/dev/null || m+=(ffprobe)
   [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || m+=(nginx)
   [ -x /usr/bin/chromium ] || m+=(chromium)
+  command -v promtool >/dev/null || m+=(promtool)  # prometheus: checks deploy/prometheus's alert rules
+  command -v systemd-analyze >/dev/null || m+=(systemd-analyze)  # systemd: verifies deploy/systemd's units
   /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' \
     >/dev/null 2>&1 || m+=(gst-rtsp-server)
   echo "${m[@]:-}"

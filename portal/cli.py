@@ -280,8 +280,9 @@ cli.add_command(audit)
 
 def _add_area_commands() -> None:
     from portal.footage.cli import COMMANDS
+    from portal.ops import COMMANDS as OPS_COMMANDS
 
-    for command in COMMANDS:
+    for command in [*COMMANDS, *OPS_COMMANDS]:
         cli.add_command(command)
     from portal.dispatch.cli import jobs
 

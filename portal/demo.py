@@ -135,6 +135,9 @@ def demo(port: int, host: str, var_dir: str) -> None:
         "PANTAU_WORKER_CREDENTIAL_FILE": str(var / "worker_credential"),
         "PANTAU_PORTAL_URL": f"http://127.0.0.1:{port}",
         "PANTAU_WORKER_NAME": "demo-worker",
+        # recordings kept an hour (the demo once wrote 5.6 GB an hour and kept a day): a laptop never fills
+        "PANTAU_RETENTION_MAX_S": os.environ.get("PANTAU_RETENTION_MAX_S", "3600"),
+        "PANTAU_RETENTION_INTERVAL_S": os.environ.get("PANTAU_RETENTION_INTERVAL_S", "60"),
     })
     os.environ.update(env)
     from flask_migrate import upgrade

@@ -19,12 +19,14 @@ GUARD_REMEMBERED_S = 600.0  # the guard counts as active this long after it last
 
 class Archive:
     def __init__(self, media_root: Path, guard: DiskGuard, pool: Executor, *, interval_s: float,
-                 retention_interval_s: float, clock: Callable[[], float]) -> None:
+                 retention_interval_s: float, clock: Callable[[], float],
+                 retention_max_s: float | None = None) -> None:
         self.media_root = media_root
         self.guard = guard
         self.pool = pool
         self.interval_s = interval_s
         self.retention_interval_s = retention_interval_s
+        self.retention_max_s = retention_max_s
         self.clock = clock
         self.held: HoldList | None = HoldList.load(self.held_file)  # None: holds unknown, so nothing is deleted
         self.report = GuardReport()
@@ -90,7 +92,7 @@ class Archive:
         expired: list[str] = []
         wall = datetime.now(UTC)
         for cam_id, days in retention:
-            expired += apply_retention(self.media_root, cam_id, days, wall, held)
+            expired += apply_retention(self.media_root, cam_id, days, wall, held, self.retention_max_s)
         return self.guard.check(held), expired
 
     @property

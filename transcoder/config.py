@@ -85,6 +85,7 @@ class WorkerConfig:
     disk_min_free_percent: float = 5.0
     housekeeping_interval_s: float = 5.0
     retention_interval_s: float = 300.0
+    retention_max_s: float | None = None  # a cap on every camera's retention (the demo keeps an hour)
     http_timeout_s: float = 10.0
     lease_grace_s: float = float(worker_api.LEASE_GRACE_S)
     # This node's public media address (docs/media-nodes.md), told to the portal in every sync; "" (the
@@ -134,4 +135,6 @@ class WorkerConfig:
             disk_min_free_percent=_float(env, "PANTAU_DISK_MIN_FREE_PERCENT", 5.0),
             housekeeping_interval_s=_float(env, "PANTAU_HOUSEKEEPING_INTERVAL_S", 5.0, minimum=0.2),
             lease_grace_s=_float(env, "PANTAU_LEASE_GRACE_S", float(worker_api.LEASE_GRACE_S)),
+            retention_max_s=_float(env, "PANTAU_RETENTION_MAX_S", 0.0, minimum=0.0) or None,
+            retention_interval_s=_float(env, "PANTAU_RETENTION_INTERVAL_S", 300.0, minimum=1.0),
         )

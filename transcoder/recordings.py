@@ -125,9 +125,13 @@ def _remove_if_empty(directory: Path) -> None:
 
 
 def apply_retention(media_root: Path, camera_id: int, retention_days: int, now: datetime,
-                    held: Collection[str]) -> list[str]:
-    """Delete this camera's segments that ended before ``now - retention_days``; never held ones."""
-    cutoff = now - timedelta(days=retention_days)
+                    held: Collection[str], max_age_s: float | None = None) -> list[str]:
+    """Delete this camera's segments that ended before ``now - retention_days`` (or ``now - max_age_s`` when that
+    is sooner: the worker's own cap, ``PANTAU_RETENTION_MAX_S``, which the demo sets to an hour); never held ones."""
+    keep = timedelta(days=retention_days)
+    if max_age_s is not None:
+        keep = min(keep, timedelta(seconds=max_age_s))
+    cutoff = now - keep
     deleted: list[str] = []
     for day in _day_dirs(media_root / "recordings" / str(camera_id)):
         day_start = datetime.strptime(day.name, "%Y%m%d").replace(tzinfo=UTC)

@@ -68,7 +68,8 @@ class Worker:
         self.sync = SyncSession(self.client, self._sync_pool, grace_s=config.lease_grace_s)
         guard = DiskGuard(config.media_root, config.disk_min_free_bytes, config.disk_min_free_percent)
         self.archive = Archive(config.media_root, guard, self._pool, interval_s=config.housekeeping_interval_s,
-                               retention_interval_s=config.retention_interval_s, clock=clock)
+                               retention_interval_s=config.retention_interval_s, clock=clock,
+                               retention_max_s=config.retention_max_s)
         # Export jobs one at a time, beside the cameras (a copy costs little CPU; two at once would share the disk).
         self._export_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
         self.exports = Exporter(config.media_root, self.ffmpeg, self._export_pool, clock=clock)
@@ -331,6 +332,18 @@ def _clear_stale_hls(directory: Path, older_than_s: float = 120.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="pantau-transcoder", description="A Pantau transcoder worker "
+                                     "(configured by PANTAU_* environment variables).")
+    parser.add_argument("--check", action="store_true", help="check this worker's configuration, ffmpeg, media "
+                        "folder and the portal's answer to its credential; exit 1 on a problem")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.check:
+        from transcoder.check import report, run_checks
+
+        return report(run_checks(os.environ), print)
     install_log_redaction()
     logging.basicConfig(level=os.environ.get("PANTAU_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -44,6 +44,11 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         first = media_sequence(fetch(hls)[1])
         wait_for(lambda: media_sequence(fetch(hls)[1]) > first, timeout=30, message="demo playlist not growing")
         wait_for(lambda: len(ffmpeg_children(var / "media")) == 6, timeout=30, message="six ffmpeg expected")
+        # the worker keeps an hour of recordings, checked every minute: the demo never fills a laptop
+        [worker] = [pid for pid in demo_processes(var)
+                    if b"transcoder" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+        environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+        assert b"PANTAU_RETENTION_MAX_S=3600" in environ and b"PANTAU_RETENTION_INTERVAL_S=60" in environ
     finally:
         proc.send_signal(signal.SIGINT)
         try:

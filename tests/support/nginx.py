@@ -5,7 +5,8 @@
 
 The configuration is ``nginx/pantau.conf.template`` rendered by ``nginx/render.py`` (one renderer for the
 Makefile and the tests); pid, logs, temp files and the auth cache live in a runtime folder (a temporary one
-unless given).
+unless given). ``mode="production"`` (with ``tls_certificate=`` and ``tls_key=``) serves https with HTTP/2 on
+``port`` and redirects plain http from ``http_port`` (both free loopback ports unless given).
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ _renderer = _load_renderer()
 _live: set[NginxServer] = set()
 
 
-def render_nginx_conf(template_text: str, **values: object) -> str:
+def render_nginx_conf(template_text: str, mode: str = "plain", **values: object) -> str:
     """Fill ``${UPPER_CASE}`` placeholders (see ``nginx/render.py``); raises ValueError on a missing value."""
-    return str(_renderer.render_nginx_conf(template_text, **values))
+    return str(_renderer.render_nginx_conf(template_text, mode=mode, **values))
 
 
 class NginxError(RuntimeError):
@@ -52,7 +53,8 @@ class NginxError(RuntimeError):
 class NginxServer:
     def __init__(self, *, upstream: str, media_root: Path | str, static_root: Path | str = ROOT / "static",
                  runtime_dir: Path | str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 nginx: str = NGINX, template: Path = TEMPLATE, **settings: object) -> None:
+                 nginx: str = NGINX, template: Path = TEMPLATE, mode: str = "plain", http_port: int = 0,
+                 **settings: object) -> None:
         self.upstream = upstream
         self.media_root = Path(media_root).resolve()
         self.static_root = Path(static_root).resolve()
@@ -63,6 +65,9 @@ class NginxServer:
         self.port = 0
         self.nginx = nginx
         self.template = template
+        self.mode = mode
+        self.requested_http_port = http_port
+        self.http_port = 0
         self.settings = {"worker_processes": 1, **settings}
         if os.geteuid() == 0:  # a root master would drop workers to nobody, who can't read 0700 test folders
             self.settings.setdefault("user", "root")
@@ -72,8 +77,13 @@ class NginxServer:
     # -- configuration --
 
     def render(self, port: int) -> str:
+        extra: dict[str, object] = {}
+        if self.mode == "production":
+            if not self.http_port:
+                self.http_port = self.requested_http_port or free_port(self.host)
+            extra["http_listen"] = f"{self.host}:{self.http_port}"
         return render_nginx_conf(
-            self.template.read_text(), listen=f"{self.host}:{port}", upstream=self.upstream,
+            self.template.read_text(), mode=self.mode, **extra, listen=f"{self.host}:{port}", upstream=self.upstream,
             media_root=self.media_root, static_root=self.static_root, runtime_dir=self.runtime_dir,
             **self.settings,
         )
@@ -115,6 +125,7 @@ class NginxServer:
                     return self
                 time.sleep(0.05)
             stderr = self._stop_process()
+            self.http_port = 0
             log = self.error_log()[log_mark:]
             if "Address already in use" in log + stderr and not self.requested_port and attempt + 1 < attempts:
                 continue  # lost the free-port race; try another
@@ -165,7 +176,13 @@ class NginxServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.mode == "production" else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """Production mode: the plain-http listener that redirects to https."""
+        return f"http://{self.host}:{self.http_port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
