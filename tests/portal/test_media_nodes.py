@@ -216,7 +216,7 @@ def test_settings_take_origins_only(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, media_origins=ORIGINS)
     assert settings.media_origin_list == (NODE_A, NODE_B)
     assert make_settings(tmp_path).media_origin_list == ()
-    for bad in ("http://127.0.0.1:1/media", "ftp://127.0.0.1", "nonsense", "http://a b"):
+    for bad in ("http://127.0.0.1:1/media", "ftp://127.0.0.1", "nonsense", "http://127.0.0.1 b"):
         with pytest.raises(SettingsError, match="PANTAU_MEDIA_ORIGINS"):
             Settings.from_env({"PANTAU_MEDIA_ORIGINS": bad})
     assert Settings.from_env({"PANTAU_MEDIA_ORIGINS": "HTTP://127.0.0.1:1"}).media_origin_list == ("http://127.0.0.1:1",)
@@ -226,9 +226,9 @@ def test_the_worker_reads_and_checks_its_media_address() -> None:
     base = {"PANTAU_WORKER_CREDENTIAL": "pantau_w_secret"}
     assert WorkerConfig.from_env(base).media_url == ""
     assert WorkerConfig.from_env({**base, "PANTAU_MEDIA_URL": NODE_A + "/"}).media_url == NODE_A
-    assert WorkerConfig.from_env({**base, "PANTAU_MEDIA_URL": "https://Media1.Example.go.id/cdn/"}).media_url == \
-        "https://media1.example.go.id/cdn"
-    for bad in ("media1", "ftp://x", "http://u:p@x", "http://x/?q"):
+    assert WorkerConfig.from_env({**base, "PANTAU_MEDIA_URL": "https://Media1.Pantau.Example/cdn/"}).media_url == \
+        "https://media1.pantau.example/cdn"
+    for bad in ("media1", "ftp://x", "http://u:p@127.0.0.1", "http://127.0.0.1/?q"):
         with pytest.raises(ConfigError, match="PANTAU_MEDIA_URL"):
             WorkerConfig.from_env({**base, "PANTAU_MEDIA_URL": bad})
     assert normalize_media_url(" http://127.0.0.1:8081 ") == "http://127.0.0.1:8081"
