@@ -107,8 +107,9 @@ def _cancel_dispatches(incident: Incident) -> list[int]:
         dispatch.closed_at = dispatch.closed_at or now
         cancelled.append(dispatch.id)
         # every step of a dispatch is an event (the same shape as the agencies' own steps)
-        record_event(incident, DISPATCH_STATUS, dispatch_id=dispatch.id, agency_id=dispatch.agency_id,
-                     status="cancelled", via="command_centre", **{"from": before})
+        data: dict[str, Any] = {"dispatch_id": dispatch.id, "agency_id": dispatch.agency_id, "from": before,
+                                   "status": "cancelled", "via": "command_centre"}
+        record_event(incident, DISPATCH_STATUS, **data)
     return cancelled
 
 
