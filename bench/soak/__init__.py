@@ -151,8 +151,8 @@ class Runner:
 
     def _pg_down(self) -> None:
         assert self.stack.pg is not None
-        self.stack.pg.down()
         self._pg_began = time.time()
+        self.stack.pg.down()
         self.note("postgres_down")
 
     def _pg_up(self) -> None:
