@@ -283,6 +283,9 @@ def _add_area_commands() -> None:
 
     for command in COMMANDS:
         cli.add_command(command)
+    from portal.dispatch.cli import jobs
+
+    cli.add_command(jobs)
 
 
 _add_area_commands()

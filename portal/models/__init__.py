@@ -12,13 +12,16 @@ from portal.models.camera import (
     RecordingSegment,
     Worker,
 )
+from portal.models.escalation import EscalationContact
 from portal.models.footage import DownloadLink, FootageExport, FootageRequest, LegalHold, ResidentHoldRequest
 from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMessage, RoutingRule
 from portal.models.people import Agency, RecoveryCode, User
+from portal.models.report import ReportBlock, ReportOrigin, ReportPhoto
 
 __all__ = [
     "Agency", "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
-    "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "FootageExport",
+    "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "EscalationContact", "FootageExport",
     "FootageRequest", "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment", "RecoveryCode",
-    "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db", "utcnow",
+    "ReportBlock", "ReportOrigin", "ReportPhoto", "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db",
+    "utcnow",
 ]

@@ -87,6 +87,17 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /admin/pengguna/baru": ADMIN,
     "POST /admin/pengguna/baru": ADMIN,
     "GET /admin/instansi": ADMIN,
+    # dispatch (issue 10): routing rules, agency delivery settings, escalation contacts
+    "GET /admin/penugasan/aturan": ADMIN,
+    "POST /admin/penugasan/aturan": ADMIN,
+    "POST /admin/penugasan/aturan/<int:rule_id>": ADMIN,
+    "GET /admin/penugasan/instansi": ADMIN,
+    "GET /admin/penugasan/instansi/<int:agency_id>": ADMIN,
+    "POST /admin/penugasan/instansi/<int:agency_id>": ADMIN,
+    "POST /admin/penugasan/instansi/<int:agency_id>/ulangi": ADMIN,
+    "GET /admin/penugasan/eskalasi": ADMIN,
+    "POST /admin/penugasan/eskalasi": ADMIN,
+    "POST /admin/penugasan/eskalasi/<int:contact_id>": ADMIN,
     "GET /admin/instansi/<int:agency_id>": ADMIN,
     "POST /admin/instansi/<int:agency_id>": ADMIN,
     "GET /admin/instansi/baru": ADMIN,
@@ -121,6 +132,18 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /verifikasi": EVERYONE,
     "POST /verifikasi": EVERYONE,
     "GET /verifikasi/kunci-publik.pem": EVERYONE,
+    # reports from the public (issue 10): the form, its web app, tracking; photos and the blocklist for staff
+    "GET /lapor": EVERYONE,
+    "POST /lapor": EVERYONE,
+    "GET /lapor/token": EVERYONE,
+    "GET /lapor/manifest.webmanifest": EVERYONE,
+    "GET /lapor/sw.js": EVERYONE,
+    "GET /lacak": EVERYONE,
+    "GET /lacak/<code>": EVERYONE,
+    "GET /laporan/foto/<int:photo_id>": frozenset({"operator", "admin", "agency"}),
+    "GET /operator/blokir": frozenset({"operator", "admin"}),
+    "POST /operator/blokir": frozenset({"operator", "admin"}),
+    "POST /operator/blokir/<int:block_id>/cabut": frozenset({"operator", "admin"}),
 }
 
 
