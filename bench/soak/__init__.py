@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.soak import measure, schedule
-from bench.soak.load import Sampler, ViewerBurst
+from bench.soak.load import ReportBurst, Sampler, ViewerBurst
 from bench.soak.schedule import Fault, Plan
-from bench.soak.stack import SoakConfig, SoakStack, ffmpeg_pids, jobs_available
+from bench.soak.stack import SoakConfig, SoakStack, ffmpeg_pids, jobs_available, reports_available
 
 ONLY_WHEN_NAMED = True  # `python -m bench` alone (make bench) leaves the soak out
 GOALS: dict[str, dict[str, float]] = {
@@ -49,6 +49,7 @@ class Runner:
         self.outages: dict[int, list[list[float]]] = {}  # camera number -> [start, end] as applied
         self.windows: dict[str, list[tuple[float, float]]] = {}  # fault kind -> wall-clock spans
         self.bursts: list[ViewerBurst] = []
+        self.reports: list[ReportBurst] = []
         self.held_seen: set[str] = set()
         self.orphans_after_worker_kill: int | None = None
         self._timers: list[threading.Timer] = []
@@ -91,6 +92,8 @@ class Runner:
             return [(f.at, "restart jobs", lambda: self._timed(f.kind, s.restart_jobs))]
         if f.kind == schedule.VIEWER_BURST:
             return [(f.at, "viewers", lambda: self._viewers(f))]
+        if f.kind == schedule.REPORT_BURST and getattr(s, "reports", False):
+            return [(f.at, "reports", lambda: self._reports(f))]
         return [(f.at, f.kind, lambda: self.note(f.kind, skipped="not available in this portal"))]
 
     def _window(self, kind: str, start: float, end: float) -> None:
@@ -166,6 +169,10 @@ class Runner:
         self.bursts.append(burst.start())
         self._window(schedule.VIEWER_BURST, time.time(), time.time() + f.duration_s)
         self.note(schedule.VIEWER_BURST, viewers=f.count, duration_s=f.duration_s)
+
+    def _reports(self, f: Fault) -> None:
+        self.reports.append(ReportBurst(self.stack.nginx_url, f.count).start())
+        self.note(schedule.REPORT_BURST, reports=f.count)
 
     def run(self, t0: float) -> None:
         self.t0 = t0
@@ -255,8 +262,8 @@ def run(minutes: float | None = None, cameras: int | None = None, seed: int = 13
                         viewers=viewers if viewers is not None else max(10, cameras * 5 // 2))
     duration = minutes * 60
     jobs = jobs_available()
-    plan = schedule.plan(duration, cameras, workers=config.workers, seed=seed, jobs=jobs, reports=False,
-                         viewers=config.viewers)
+    plan = schedule.plan(duration, cameras, workers=config.workers, seed=seed, jobs=jobs,
+                         reports=jobs and reports_available(), viewers=config.viewers)
     began = time.time()
     with SoakStack(config, frozen=plan.frozen_cameras()) as stack:
         warmup_s = wait_live(stack) + wait_settled(stack)
@@ -271,6 +278,8 @@ def run(minutes: float | None = None, cameras: int | None = None, seed: int = 13
             end = time.time()
             sampler.stop()
         bursts = [b.join() for b in runner.bursts]
+        report_bursts = [b.join() for b in runner.reports]
+        reports = _await_deliveries(stack, runner, 90.0) if runner.reports else None
         # shutdown: every worker stops (SIGTERM) and hands over its last segments; no ffmpeg may outlive them
         stack.stop_workers()
         orphans = _settle(lambda: len(ffmpeg_pids(stack.media_root)), 10.0)
@@ -278,10 +287,32 @@ def run(minutes: float | None = None, cameras: int | None = None, seed: int = 13
         present = {str(p.relative_to(stack.media_root)) for p in (stack.media_root / "recordings").glob("*/*/*.mp4")}
         access = measure.access_entries(stack.access_log())
         figures = _figures(stack, plan, runner, sampler, segments, present, access, t0, end, orphans, bursts)
+        if reports is not None:
+            figures.update(reports_lost=reports["lost"], reports_delivered_twice=reports["delivered_twice"])
+            figures["reports"] = {**reports, "bursts": report_bursts,
+                                  "how": "public /lapor reports (category fire, dispatched on receipt by the jobs "
+                                         "process) to a webhook receiver; lost: accepted, never delivered; "
+                                         "delivered_twice: a report whose dispatch alert came under two delivery "
+                                         "ids; arrived_again_same_id: at-least-once repeats the receiver dropped"}
         figures["warmup_s"] = round(warmup_s, 1)
         figures["jobs_process"] = stack.jobs
     figures["wall_s"] = round(time.time() - began, 1)
     return figures
+
+
+def _await_deliveries(stack: SoakStack, runner: Runner, timeout: float) -> dict[str, Any]:
+    """Wait (up to ``timeout``) until every accepted report's dispatch alert reached the receiver."""
+    sent = {code for burst in runner.reports for code in burst.accepted}
+    deadline = time.monotonic() + timeout
+    while True:
+        created = [(code, ident) for code, event, ident in stack.deliveries() if event == "dispatch.created"]
+        if sent <= {code for code, _ in created} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    distinct = sorted(set(created))
+    outcome = measure.report_outcome(sent, [code for code, _ in distinct])
+    return {**outcome, "arrived_again_same_id": len(created) - len(distinct),
+            "waited_s": round(timeout - max(0.0, deadline - time.monotonic()), 1)}
 
 
 def _settle(count: Callable[[], int], timeout: float) -> int:
@@ -366,7 +397,7 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
                      "clip": "640x360 25 fps H.264, 1 s GOP, GStreamer RTSP simulator"},
         "spread": "one run; each availability figure is the spread over cameras (min, p50, mean, per camera)",
     }
-    if stack.jobs:
+    if stack.reports:
         figures["goals"].update(REPORT_GOALS)
     figures["moonshots_met"] = not [m for m in _missed(figures, MOONSHOTS)]
     return figures

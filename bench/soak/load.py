@@ -8,8 +8,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from bench.soak.measure import Sample, newest_segment
 
@@ -127,3 +129,82 @@ def run_later(delay_s: float, action: Callable[[], None]) -> threading.Timer:
     timer.daemon = True
     timer.start()
     return timer
+
+
+class ReportBurst:
+    """``count`` public reports sent at once through nginx, as the /lapor form sends them (a CSRF token from
+    /lapor/token, the form fields, JSON answers), ``parallel`` at a time; keeps the tracking codes accepted."""
+
+    def __init__(self, base_url: str, count: int, parallel: int = 8, category: str = "fire",
+                 place: tuple[float, float] = (-3.9719, 122.5147)) -> None:
+        self.base_url = base_url
+        self.count = count
+        self.parallel = parallel
+        self.category = category
+        self.place = place
+        self.accepted: list[str] = []
+        self.statuses: Counter[str] = Counter()
+        self.errors = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.started_at = 0.0
+
+    def _send(self, n: int) -> None:
+        stamp = int(time.time())
+        with requests.Session() as session:
+            # each reporter on an address of its own (127.0.1.x), as people are: one address sending many
+            # reports is what the portal's repeat flag and per-address limit are for
+            session.mount("http://", _FromAddress(f"127.0.1.{n % 250 + 1}"))
+            try:
+                token = session.get(self.base_url + "/lapor/token", timeout=15)
+                cookie = token.cookies.get("pantau_session")  # Secure in production: sent by hand over http
+                headers = {"Accept": "application/json"}
+                if cookie:
+                    headers["Cookie"] = f"pantau_session={cookie}"
+                answer = session.post(
+                    self.base_url + "/lapor", timeout=30, headers=headers,
+                    data={"csrf_token": token.json()["csrf_token"], "category": self.category,
+                          "description": f"Kebakaran uji soak nomor {n}, asap tebal dekat pasar",
+                          "latitude": str(self.place[0]), "longitude": str(self.place[1]),
+                          "address": f"Jl. Uji Soak {n}", "reporter_name": f"Pelapor {n}",
+                          "reporter_phone": f"+62812{stamp % 100000:05d}{n:03d}", "website": "",
+                          "started": str(stamp - 60), "client_ref": f"soak-{stamp}-{n}"})
+            except (requests.RequestException, ValueError, KeyError):
+                with self._lock:
+                    self.errors += 1
+                return
+        with self._lock:
+            self.statuses[str(answer.status_code)] += 1
+            if answer.status_code == 201:
+                try:
+                    self.accepted.append(str(answer.json()["tracking_code"]))
+                except (ValueError, KeyError):
+                    self.errors += 1
+
+    def _run(self) -> None:
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="report") as pool:
+            list(pool.map(self._send, range(self.count)))
+
+    def start(self) -> ReportBurst:
+        self.started_at = time.time()
+        self._thread = threading.Thread(target=self._run, name="reports", daemon=True)
+        self._thread.start()
+        return self
+
+    def join(self) -> dict[str, object]:
+        if self._thread is not None:
+            self._thread.join(timeout=300)
+        return {"reports": self.count, "accepted": len(self.accepted), "statuses": dict(self.statuses),
+                "errors": self.errors}
+
+
+class _FromAddress(HTTPAdapter):
+    """Connections from a given loopback source address."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)

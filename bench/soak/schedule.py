@@ -85,7 +85,7 @@ def plan(duration_s: float, cameras: int, *, workers: tuple[str, ...] = ("w1", "
     if reports:
         faults.append(Fault(round(0.75 * d, 1), REPORT_BURST, count=max(10, cameras * 2)))
     if jobs:
-        faults.append(Fault(round(0.80 * d, 1), JOBS_RESTART))
+        faults.append(Fault(round(0.75 * d + min(3.0, d / 100), 1), JOBS_RESTART))  # while reports are delivered
     order = list(range(1, cameras + 1))
     rng.shuffle(order)
     drops = max(1, round(cameras * 0.3))

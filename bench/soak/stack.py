@@ -36,7 +36,17 @@ class SoakConfig:
     stale_after_s: float = 4.0  # a playlist whose newest segment is older than this is not live
     sample_interval_s: float = 1.0
     keep: bool = False  # keep the temporary folder (logs, media) for a post-mortem
-    portal_settings: dict[str, str] = field(default_factory=dict)
+    portal_settings: dict[str, Any] = field(default_factory=dict)
+
+
+REPORT_SECRET = "whsec_soak-shared-secret"
+
+
+def reports_available() -> bool:
+    """Does this portal take public reports and dispatch them on receipt (``portal.reports``, ``auto_dispatch``)?"""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("portal.reports", "portal.dispatch.auto"))
 
 
 def jobs_available() -> bool:
@@ -86,6 +96,8 @@ class SoakStack:
     gunicorn_port: int = 0
     hold_spans: list[tuple[int, float, float]] = field(default_factory=list)  # (camera id, start, end) wall clock
     jobs: bool = False
+    reports: bool = False  # public reports dispatched on receipt to a webhook receiver of the soak's own
+    receiver: Any = None
     app: Any = None
     pg: PrivatePostgres | None = None
     web: Any = None
@@ -119,7 +131,17 @@ class SoakStack:
         self.sim = RtspSimulator(cameras=cfg.cameras, clip=clip, fps=25).start()
         for number in sorted(self.frozen):
             self.proxies[number] = FreezableProxy(("127.0.0.1", self.sim.port))
-        settings = make_settings(self.tmp, database_url=self.pg.url, serve_media=False, **cfg.portal_settings)
+        secret_key = "soak-" + os.urandom(16).hex()
+        self.jobs = jobs_available()
+        self.reports = self.jobs and reports_available()
+        if self.reports:
+            from tests.support.receiver import Receiver
+
+            self.receiver = Receiver(secret=REPORT_SECRET, validate_cap=False).start()
+            self.receiver.hold_s = 0.2  # an agency system takes a moment to answer: deliveries overlap restarts
+            cfg.portal_settings.setdefault("auto_dispatch_categories", "fire")  # dispatched on receipt
+        settings = make_settings(self.tmp, database_url=self.pg.url, serve_media=False, secret_key=secret_key,
+                                 **cfg.portal_settings)
         logging.disable(logging.INFO)
         try:
             self.app = migrated_app(settings)
@@ -141,6 +163,8 @@ class SoakStack:
                 self.cameras.append(Camera(number, row.id, row.media_key, name))
             for worker in cfg.workers:
                 self.credentials[worker] = issue_credential(worker)
+            if self.reports:
+                self._add_agency(secret_key)
             db.session.remove()
             db.engine.dispose()
         nginx_port = free_port()
@@ -149,7 +173,7 @@ class SoakStack:
         self._env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")},
             "PANTAU_ENV": "production", "PANTAU_DATABASE_URL": self.pg.url, "PANTAU_MEDIA_ROOT": str(self.media_root),
-            "PANTAU_INSTANCE_PATH": str(self.tmp / "instance"), "PANTAU_SECRET_KEY": "soak-" + os.urandom(16).hex(),
+            "PANTAU_INSTANCE_PATH": str(self.tmp / "instance"), "PANTAU_SECRET_KEY": secret_key,
             "PANTAU_SERVE_MEDIA": "false", "PANTAU_PROXY_COUNT": "1", "PANTAU_PUBLIC_URL": self.nginx_url,
             "PANTAU_TILE_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png", "PYTHONUNBUFFERED": "1",
             **{f"PANTAU_{k.upper()}": str(v) for k, v in cfg.portal_settings.items()},
@@ -163,12 +187,41 @@ class SoakStack:
         self.start_portal()
         self.web = NginxServer(upstream=f"127.0.0.1:{self.gunicorn_port}", media_root=self.media_root,
                                runtime_dir=self.tmp / "nginx", port=nginx_port).start()
-        self.jobs = jobs_available()
         if self.jobs:
             self.start_jobs()
         for worker in cfg.workers:
             self.start_worker(worker)
         return self
+
+    def _add_agency(self, secret_key: str) -> None:
+        """The fire brigade, with a webhook on the soak's receiver, and the rule that sends it fires."""
+        from portal.dispatch import sealing
+        from portal.models import Agency, RoutingRule, db
+
+        agency = Agency(code="damkar", name="DAMKAR Kendari", kind="fire", email="",
+                        webhook_url=f"{self.receiver.url}/hook", cap_url=None,
+                        webhook_secret=sealing.seal(REPORT_SECRET, secret_key))
+        db.session.add(agency)
+        db.session.flush()
+        db.session.add(RoutingRule(category="fire", agency_id=agency.id, sla_minutes=10))
+        db.session.commit()
+
+    def deliveries(self) -> list[tuple[str, str, str]]:
+        """(tracking code, event, delivery id) of every webhook that reached the receiver, repeats included."""
+        import json
+
+        if self.receiver is None:
+            return []
+        with self.receiver.lock:
+            arrived = list(self.receiver.received)
+        found = []
+        for item in arrived:
+            try:
+                body = json.loads(item.body)
+                found.append((str(body["incident"]["tracking_code"]), str(body["event"]), item.delivery_id))
+            except (ValueError, KeyError, TypeError):
+                found.append(("?", "?", item.delivery_id))
+        return found
 
     def _log(self, name: str) -> Any:
         return (self.tmp / f"{name}.log").open("ab")
@@ -363,6 +416,9 @@ class SoakStack:
                 pass
         proc, self.jobs_proc = self.jobs_proc, None
         _stop(proc, signal.SIGTERM, 20)
+        if self.receiver is not None:
+            self.receiver.stop()
+            self.receiver = None
         if self.web is not None:
             self.web.close()
             self.web = None
