@@ -51,6 +51,7 @@ class Runner:
         self.bursts: list[ViewerBurst] = []
         self.reports: list[ReportBurst] = []
         self.held_seen: set[str] = set()
+        self.load1: list[float] = []  # the machine's 1-minute load average every 10 s (it is shared)
         self.orphans_after_worker_kill: int | None = None
         self._timers: list[threading.Timer] = []
         self._threads: list[threading.Thread] = []
@@ -97,7 +98,8 @@ class Runner:
         return [(f.at, f.kind, lambda: self.note(f.kind, skipped="not available in this portal"))]
 
     def _window(self, kind: str, start: float, end: float) -> None:
-        self.windows.setdefault(kind, []).append((start, end))
+        # nginx's log has whole seconds: a window opens at the start of its second
+        self.windows.setdefault(kind, []).append((float(int(start)), end))
 
     def _source(self, cam: int, action: Callable[[int], None], down: bool) -> None:
         action(cam)
@@ -170,6 +172,10 @@ class Runner:
         self._window(schedule.VIEWER_BURST, time.time(), time.time() + f.duration_s)
         self.note(schedule.VIEWER_BURST, viewers=f.count, duration_s=f.duration_s)
 
+    def _scan(self) -> None:
+        self.held_seen |= self.stack.held_files_on_disk()
+        self.load1.append(round(os.getloadavg()[0], 2))
+
     def _reports(self, f: Fault) -> None:
         self.reports.append(ReportBurst(self.stack.nginx_url, f.count).start())
         self.note(schedule.REPORT_BURST, reports=f.count)
@@ -180,7 +186,7 @@ class Runner:
         for at, label, action in self.events():
             while time.time() < t0 + at:
                 if time.time() >= next_scan:
-                    self.held_seen |= self.stack.held_files_on_disk()
+                    self._scan()
                     next_scan = time.time() + 10
                 time.sleep(min(0.2, max(0.0, t0 + at - time.time())))
             try:
@@ -189,7 +195,7 @@ class Runner:
                 self.note("fault_failed", action=label, error=repr(exc)[:300])
         while time.time() < t0 + self.plan.duration_s:
             if time.time() >= next_scan:
-                self.held_seen |= self.stack.held_files_on_disk()
+                self._scan()
                 next_scan = time.time() + 10
             time.sleep(0.2)
         self.held_seen |= self.stack.held_files_on_disk()
@@ -351,6 +357,11 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
                             for a, b, s in avail["unavailable"]],
             "recording_gaps": len(gaps),
         }
+    lost_by_cause: dict[str, float] = {}
+    for cam in per_camera.values():
+        for stretch in cam["unavailable"]:
+            cause = "+".join(stretch["during"]) or "no_fault"
+            lost_by_cause[cause] = round(lost_by_cause.get(cause, 0.0) + stretch["seconds"], 1)
     held_ids = {c for c, _, _ in stack.hold_spans}
     held_index = {p for c, s, e, p, _ in segments if c in held_ids and any(
         hc == c and s < he and e > hs for hc, hs, he in stack.hold_spans)}
@@ -363,6 +374,7 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
         "availability_min": avail_summary["min"],
         "availability_p50": avail_summary["p50"],
         "availability_mean": avail_summary["mean"],
+        "unavailable_camera_seconds_by_fault": dict(sorted(lost_by_cause.items(), key=lambda kv: -kv[1])),
         "orphan_ffmpeg_after_shutdown": orphans,
         "orphan_ffmpeg_after_worker_kill": runner.orphans_after_worker_kill,
         "recording_gaps_beyond_outage": len(all_gaps),
@@ -378,6 +390,9 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
         "portal_5xx_detail": errors,
         "viewer_bursts": bursts,
         "sampler_late_ticks": sampler.late_ticks,
+        "machine_load1": {"min": min(runner.load1, default=None), "max": max(runner.load1, default=None),
+                          "mean": round(sum(runner.load1) / len(runner.load1), 2) if runner.load1 else None,
+                          "cores": os.cpu_count()},
         "cameras": per_camera,
         "faults": runner.log,
         "plan": [{"at_s": f.at, "kind": f.kind, "target": f.target, "duration_s": f.duration_s,
