@@ -337,11 +337,14 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
     config = stack.config
     per_camera: dict[str, Any] = {}
     ratios: list[float] = []
+    recovered: list[float | None] = []
     all_gaps: list[dict[str, Any]] = []
     for cam in stack.cameras:
         outages = [(a, b) for a, b in runner.outages.get(cam.number, [])]
         avail = measure.camera_availability(sampler.samples[cam.number - 1], outages, t0, end,
                                             config.stale_after_s)
+        back = measure.recoveries(sampler.samples[cam.number - 1], outages)
+        recovered += back
         spans = [(s, e) for c, s, e, _, _ in segments if c == cam.id]
         gaps = measure.recording_gaps(spans, outages, t0, end, GAP_ALLOWANCE_S)
         for gap in gaps:
@@ -353,6 +356,7 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
         per_camera[str(cam.number)] = {
             "availability": avail["availability"], "samples_source_up": avail["samples_source_up"],
             "source_outage_s": round(sum(b - a for a, b in outages), 1),
+            "live_again_after_source_s": back,
             "unavailable": [{"at_s": round(a - t0, 1), "seconds": s, "during": _faults_during(runner.windows, a, b)}
                             for a, b, s in avail["unavailable"]],
             "recording_gaps": len(gaps),
@@ -375,6 +379,10 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
         "availability_p50": avail_summary["p50"],
         "availability_mean": avail_summary["mean"],
         "unavailable_camera_seconds_by_fault": dict(sorted(lost_by_cause.items(), key=lambda kv: -kv[1])),
+        "live_again_after_source_s": {**measure.summary([r for r in recovered if r is not None]),
+                                      "max": max((r for r in recovered if r is not None), default=None),
+                                      "not_within_120_s": sum(1 for r in recovered if r is None),
+                                      "outages": len(recovered)},
         "orphan_ffmpeg_after_shutdown": orphans,
         "orphan_ffmpeg_after_worker_kill": runner.orphans_after_worker_kill,
         "recording_gaps_beyond_outage": len(all_gaps),

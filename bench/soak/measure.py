@@ -75,6 +75,22 @@ def camera_availability(samples: Sequence[Sample], outages: Sequence[Span], star
             "unavailable": [(round(a, 1), round(b, 1), round(b - a + 1, 1)) for a, b in stretches]}
 
 
+def recoveries(samples: Sequence[Sample], outages: Sequence[Span], limit_s: float = 120.0) -> list[float | None]:
+    """For each outage, seconds from the source coming back to the first answered sample whose newest segment
+    is new since the end of the outage (None: not within ``limit_s``)."""
+    ordered = sorted(samples, key=lambda x: x.t)
+    found: list[float | None] = []
+    for _, back in outages:
+        before = None
+        for s in ordered:
+            if s.t < back and s.status == 200 and s.newest is not None:
+                before = s.newest
+        recovered = next((s.t - back for s in ordered if back <= s.t <= back + limit_s and s.status == 200
+                          and s.newest is not None and s.newest != before), None)
+        found.append(round(recovered, 1) if recovered is not None else None)
+    return found
+
+
 def recording_gaps(segments: Iterable[tuple[float, float]], outages: Sequence[Span], start: float, end: float,
                    allowance_s: float = 5.0) -> list[dict[str, float]]:
     """Holes in one camera's recording within [start, end) longer than the source outage inside them plus

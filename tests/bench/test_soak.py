@@ -151,3 +151,11 @@ def test_holds_and_reports_outcomes() -> None:
     outcome = measure.report_outcome(["r1", "r2", "r3"], ["r1", "r1", "r2", "zz"])
     assert outcome == {"sent": 3, "delivered": 2, "lost": 1, "delivered_twice": 1, "unknown_delivered": 1}
     assert measure.summary([0.99, 1.0, 0.98]) == {"min": 0.98, "p50": 0.99, "mean": 0.99}
+
+
+def test_recovery_is_the_first_new_segment_after_the_source_returns() -> None:
+    newest = ["s0", "s1", "s2", "s2", "s2", "s2", "s2", "s2", "s3", "s4"]
+    statuses: list[int | None] = [200, 200, 200, 200, None, 500, 200, 200, 200, 200]
+    # the source was down 1002.5-1005.5: back at 1005.5, the first new segment is seen at 1008
+    assert measure.recoveries(samples(statuses, newest), [(1002.5, 1005.5)]) == [2.5]
+    assert measure.recoveries(samples([200] * 3, ["s0"] * 3), [(1000.0, 1001.0)]) == [None]
