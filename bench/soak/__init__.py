@@ -261,10 +261,10 @@ def wait_live(stack: SoakStack, timeout: float = 180) -> float:
 
 
 def run(minutes: float | None = None, cameras: int | None = None, seed: int = 13, keep: bool = False,
-        viewers: int | None = None) -> dict[str, Any]:
+        viewers: int | None = None, stale_auth: bool = False) -> dict[str, Any]:
     minutes = float(minutes if minutes is not None else os.environ.get("PANTAU_SOAK_MINUTES", "10"))
     cameras = int(cameras if cameras is not None else os.environ.get("PANTAU_SOAK_CAMERAS", "20"))
-    config = SoakConfig(minutes=minutes, cameras=cameras, seed=seed, keep=keep,
+    config = SoakConfig(minutes=minutes, cameras=cameras, seed=seed, keep=keep, stale_auth=stale_auth,
                         viewers=viewers if viewers is not None else max(10, cameras * 5 // 2))
     duration = minutes * 60
     jobs = jobs_available()
@@ -408,7 +408,10 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
         "goals": dict(GOALS),
         "moonshots": dict(MOONSHOTS),
         "settings": {"minutes": config.minutes, "cameras": config.cameras, "workers": list(config.workers),
-                     "seed": config.seed, "viewers": config.viewers, "held_cameras": config.held_cameras,
+                     "seed": config.seed, "viewers": config.viewers,
+                     "nginx": ("EXPERIMENT: the project's config plus proxy_cache_use_stale on the media access check"
+                               if config.stale_auth else "the project's nginx/pantau.conf.template as is"),
+                     "held_cameras": config.held_cameras,
                      "disk_pressure_after_worker_restart": config.disk_pressure,
                      "stale_after_s": config.stale_after_s, "sample_interval_s": config.sample_interval_s,
                      "gap_allowance_s": GAP_ALLOWANCE_S, "database": "PostgreSQL (own instance, loopback)",

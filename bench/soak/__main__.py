@@ -18,12 +18,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=13, help="the fault plan's seed")
     parser.add_argument("--smoke", action="store_true",
                         help="a quick check of the harness: 1.5 minutes, 4 cameras, written to soak-smoke.json")
+    parser.add_argument("--stale-auth", action="store_true",
+                        help="experiment: nginx serves its last media access decision while the portal is down "
+                             "(written to soak-stale-auth.json, never soak.json)")
     parser.add_argument("--keep", action="store_true", help="keep the logs (their folder is printed)")
     args = parser.parse_args(argv)
     minutes, cameras, name = args.minutes, args.cameras, "soak"
     if args.smoke:
         minutes, cameras, name = minutes or 1.5, cameras or 4, "soak-smoke"
-    figures = run(minutes=minutes, cameras=cameras, seed=args.seed, keep=args.keep, viewers=args.viewers)
+    if args.stale_auth:
+        name += "-stale-auth"
+    figures = run(minutes=minutes, cameras=cameras, seed=args.seed, keep=args.keep, viewers=args.viewers,
+                  stale_auth=args.stale_auth)
     path = bench.write_result(name, figures)
     print(json.dumps({k: v for k, v in figures.items() if k not in ("cameras", "faults", "plan")}, indent=2))
     print(f"-> {path}")

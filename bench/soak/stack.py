@@ -35,11 +35,16 @@ class SoakConfig:
     disk_pressure: bool = True  # the killed worker comes back with its disk guard forced on (see README)
     stale_after_s: float = 4.0  # a playlist whose newest segment is older than this is not live
     sample_interval_s: float = 1.0
+    stale_auth: bool = False  # an experiment, not the project's config: nginx keeps serving its last access
+    # decision when the portal cannot answer (proxy_cache_use_stale on the auth_request cache)
     keep: bool = False  # keep the temporary folder (logs, media) for a post-mortem
     portal_settings: dict[str, Any] = field(default_factory=dict)
 
 
 REPORT_SECRET = "whsec_soak-shared-secret"
+TEMPLATE = ROOT / "nginx" / "pantau.conf.template"
+STALE_AFTER = "proxy_cache_lock on;"  # its first use is in the media access check (/_pantau_auth)
+STALE_LINE = "proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;"
 
 
 def reports_available() -> bool:
@@ -185,8 +190,14 @@ class SoakStack:
         if keys.returncode != 0:
             raise RuntimeError(f"pantau keys generate failed: {keys.stderr[-2000:]}")
         self.start_portal()
+        template = TEMPLATE
+        if cfg.stale_auth:
+            template = self.tmp / "pantau-stale-auth.conf.template"
+            text = TEMPLATE.read_text()
+            assert STALE_AFTER in text, "the nginx template changed: the stale-auth experiment needs updating"
+            template.write_text(text.replace(STALE_AFTER, STALE_AFTER + "\n            " + STALE_LINE, 1))
         self.web = NginxServer(upstream=f"127.0.0.1:{self.gunicorn_port}", media_root=self.media_root,
-                               runtime_dir=self.tmp / "nginx", port=nginx_port).start()
+                               runtime_dir=self.tmp / "nginx", port=nginx_port, template=template).start()
         if self.jobs:
             self.start_jobs()
         for worker in cfg.workers:

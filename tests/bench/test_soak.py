@@ -159,3 +159,11 @@ def test_recovery_is_the_first_new_segment_after_the_source_returns() -> None:
     # the source was down 1002.5-1005.5: back at 1005.5, the first new segment is seen at 1008
     assert measure.recoveries(samples(statuses, newest), [(1002.5, 1005.5)]) == [2.5]
     assert measure.recoveries(samples([200] * 3, ["s0"] * 3), [(1000.0, 1001.0)]) == [None]
+
+
+def test_the_stale_auth_experiment_still_finds_its_place_in_the_nginx_template() -> None:
+    from bench.soak.stack import STALE_AFTER, TEMPLATE
+
+    text = TEMPLATE.read_text()
+    auth = text.index("location = /_pantau_auth")
+    assert text.index(STALE_AFTER) > auth and text.index(STALE_AFTER) < text.index("location = /_pantau_archive_auth")
