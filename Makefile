@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 AREAS := $(patsubst portal/%/translations,%,$(wildcard portal/*/translations))
 CATALOGUES := portal/translations $(foreach a,$(AREAS),portal/$(a)/translations)
 
-.PHONY: demo test test-fast lint bench install system-deps i18n vendor clean
+.PHONY: demo test test-fast lint bench soak install system-deps i18n vendor clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(PY) -m bench
+
+# The whole system under faults for SOAK_MINUTES (default 10); not part of `make test` or `make bench`.
+SOAK_MINUTES ?= 10
+soak: $(STAMP) system-deps
+	$(PY) -m bench.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 i18n: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --ignore-dirs "$(AREAS)" -o portal/translations/messages.pot portal templates

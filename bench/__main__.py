@@ -1,4 +1,6 @@
-"""``python -m bench [NAME ...]``: run the ``bench/<name>/`` packages, write their results, exit 1 on a miss."""
+"""``python -m bench [NAME ...]``: run the ``bench/<name>/`` packages, write their results, exit 1 on a miss.
+
+A package with ``ONLY_WHEN_NAMED = True`` (the soak) runs only when named: ``python -m bench soak``."""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ def main(argv: list[str]) -> int:
             continue
         module = importlib.import_module(f"bench.{info.name}")
         run = getattr(module, "run", None)
-        if not callable(run):
-            continue
+        if not callable(run) or (getattr(module, "ONLY_WHEN_NAMED", False) and info.name not in wanted):
+            continue  # a benchmark that takes the machine for long (the soak) runs only when named
         print(f"== bench.{info.name}", flush=True)
         try:
             figures = run()

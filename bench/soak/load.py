@@ -1,0 +1,210 @@
+"""What the public does during the soak: one watcher per camera sampling its live playlist through nginx every
+second (the availability figure), and bursts of viewers who open the pages and watch (playlists and segments)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from bench.soak.measure import Sample, newest_segment
+
+
+class Sampler:
+    """Every ``interval_s``, GET each camera's playlist (one keep-alive session per camera, 2 s timeout)."""
+
+    def __init__(self, urls: Sequence[str], interval_s: float = 1.0) -> None:
+        self.urls = list(urls)
+        self.interval_s = interval_s
+        self.samples: list[list[Sample]] = [[] for _ in self.urls]
+        self._sessions = [requests.Session() for _ in self.urls]
+        self._pool = ThreadPoolExecutor(max_workers=len(self.urls), thread_name_prefix="sampler")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+        self.late_ticks = 0  # ticks started more than one interval late (the machine was too busy)
+
+    def start(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def _one(self, index: int) -> None:
+        began = time.time()
+        try:
+            answer = self._sessions[index].get(self.urls[index], timeout=2)
+            newest = newest_segment(answer.text) if answer.status_code == 200 else None
+            sample = Sample(began, answer.status_code, newest)
+        except requests.RequestException:
+            sample = Sample(began, None, None)
+        self.samples[index].append(sample)
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            futures = [self._pool.submit(self._one, i) for i in range(len(self.urls))]
+            for future in futures:
+                future.result()
+            next_tick += self.interval_s
+            delay = next_tick - time.monotonic()
+            if delay < -self.interval_s:
+                self.late_ticks += 1
+                next_tick = time.monotonic()
+            elif delay > 0:
+                self._stop.wait(delay)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._pool.shutdown(wait=True)
+        for session in self._sessions:
+            session.close()
+
+
+class ViewerBurst:
+    """``count`` public viewers for ``duration_s``: each opens the home page, the list, a camera's page and the
+    GeoJSON, then watches that camera (its playlist and newest segment every second)."""
+
+    def __init__(self, base_url: str, cameras: Sequence[tuple[int, str]], count: int, duration_s: float) -> None:
+        self.base_url = base_url
+        self.cameras = list(cameras)  # (camera id, media key)
+        self.count = count
+        self.duration_s = duration_s
+        self.statuses: Counter[str] = Counter()
+        self.errors = 0
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def _note(self, status: int | None) -> None:
+        with self._lock:
+            if status is None:
+                self.errors += 1
+            else:
+                self.statuses[str(status)] += 1
+
+    def _get(self, session: requests.Session, path: str) -> requests.Response | None:
+        try:
+            answer = session.get(self.base_url + path, timeout=10)
+        except requests.RequestException:
+            self._note(None)
+            return None
+        self._note(answer.status_code)
+        return answer
+
+    def _viewer(self, n: int, until: float) -> None:
+        cam_id, key = self.cameras[n % len(self.cameras)]
+        with requests.Session() as session:
+            for path in ("/", "/kamera", f"/kamera/{cam_id}", "/api/v1/cameras.geojson"):
+                self._get(session, path)
+            while time.monotonic() < until:
+                answer = self._get(session, f"/media/hls/{key}/index.m3u8")
+                newest = newest_segment(answer.text) if answer is not None and answer.status_code == 200 else None
+                if newest is not None:
+                    self._get(session, f"/media/hls/{key}/{newest}")
+                time.sleep(1.0)
+
+    def start(self) -> ViewerBurst:
+        until = time.monotonic() + self.duration_s
+        for n in range(self.count):
+            thread = threading.Thread(target=self._viewer, args=(n, until), name=f"viewer-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def join(self) -> dict[str, object]:
+        for thread in self._threads:
+            thread.join(timeout=self.duration_s + 30)
+        total = sum(self.statuses.values())
+        return {"viewers": self.count, "duration_s": self.duration_s, "requests": total, "errors": self.errors,
+                "statuses": dict(self.statuses),
+                "server_errors": sum(n for s, n in self.statuses.items() if s.startswith("5"))}
+
+
+def run_later(delay_s: float, action: Callable[[], None]) -> threading.Timer:
+    timer = threading.Timer(delay_s, action)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+class ReportBurst:
+    """``count`` public reports sent at once through nginx, as the /lapor form sends them (a CSRF token from
+    /lapor/token, the form fields, JSON answers), ``parallel`` at a time; keeps the tracking codes accepted."""
+
+    def __init__(self, base_url: str, count: int, parallel: int = 8, category: str = "fire",
+                 place: tuple[float, float] = (-3.9719, 122.5147)) -> None:
+        self.base_url = base_url
+        self.count = count
+        self.parallel = parallel
+        self.category = category
+        self.place = place
+        self.accepted: list[str] = []
+        self.statuses: Counter[str] = Counter()
+        self.errors = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.started_at = 0.0
+
+    def _send(self, n: int) -> None:
+        stamp = int(time.time())
+        with requests.Session() as session:
+            # each reporter on an address of its own (127.0.1.x), as people are: one address sending many
+            # reports is what the portal's repeat flag and per-address limit are for
+            session.mount("http://", _FromAddress(f"127.0.1.{n % 250 + 1}"))
+            try:
+                token = session.get(self.base_url + "/lapor/token", timeout=15)
+                cookie = token.cookies.get("pantau_session")  # Secure in production: sent by hand over http
+                headers = {"Accept": "application/json"}
+                if cookie:
+                    headers["Cookie"] = f"pantau_session={cookie}"
+                answer = session.post(
+                    self.base_url + "/lapor", timeout=30, headers=headers,
+                    data={"csrf_token": token.json()["csrf_token"], "category": self.category,
+                          "description": f"Kebakaran uji soak nomor {n}, asap tebal dekat pasar",
+                          "latitude": str(self.place[0]), "longitude": str(self.place[1]),
+                          "address": f"Jl. Uji Soak {n}", "reporter_name": f"Pelapor {n}",
+                          "reporter_phone": f"+62812{stamp % 100000:05d}{n:03d}", "website": "",
+                          "started": str(stamp - 60), "client_ref": f"soak-{stamp}-{n}"})
+            except (requests.RequestException, ValueError, KeyError):
+                with self._lock:
+                    self.errors += 1
+                return
+        with self._lock:
+            self.statuses[str(answer.status_code)] += 1
+            if answer.status_code == 201:
+                try:
+                    self.accepted.append(str(answer.json()["tracking_code"]))
+                except (ValueError, KeyError):
+                    self.errors += 1
+
+    def _run(self) -> None:
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="report") as pool:
+            list(pool.map(self._send, range(self.count)))
+
+    def start(self) -> ReportBurst:
+        self.started_at = time.time()
+        self._thread = threading.Thread(target=self._run, name="reports", daemon=True)
+        self._thread.start()
+        return self
+
+    def join(self) -> dict[str, object]:
+        if self._thread is not None:
+            self._thread.join(timeout=300)
+        return {"reports": self.count, "accepted": len(self.accepted), "statuses": dict(self.statuses),
+                "errors": self.errors}
+
+
+class _FromAddress(HTTPAdapter):
+    """Connections from a given loopback source address."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
