@@ -194,8 +194,10 @@ class SoakStack:
         if cfg.stale_auth:
             template = self.tmp / "pantau-stale-auth.conf.template"
             text = TEMPLATE.read_text()
-            assert STALE_AFTER in text, "the nginx template changed: the stale-auth experiment needs updating"
-            template.write_text(text.replace(STALE_AFTER, STALE_AFTER + "\n            " + STALE_LINE, 1))
+            if STALE_LINE not in text:  # (the project's config has carried it since the soak showed the need)
+                assert STALE_AFTER in text, "the nginx template changed: the stale-auth experiment needs updating"
+                text = text.replace(STALE_AFTER, STALE_AFTER + "\n            " + STALE_LINE, 1)
+            template.write_text(text)
         self.web = NginxServer(upstream=f"127.0.0.1:{self.gunicorn_port}", media_root=self.media_root,
                                runtime_dir=self.tmp / "nginx", port=nginx_port, template=template).start()
         if self.jobs:

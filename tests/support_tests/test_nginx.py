@@ -7,6 +7,7 @@ import http.server
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class Upstream:
 
     port: int = 0
     hits: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    failing: bool = False  # the portal restarting, or its database down: every access check answers 500
 
     def auth_hits(self, key: str) -> int:
         return sum(1 for path, _ in self.hits if path == f"/_auth/media/{key}")
@@ -42,6 +44,11 @@ def upstream() -> Iterator[Upstream]:
             state.hits.append((self.path, dict(self.headers)))
             if self.path.startswith("/_auth/media/"):
                 key = self.path.rsplit("/", 1)[1]
+                if state.failing:
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(204 if key in ("pub", "staff") else 403)
                 self.send_header("Cache-Control", "no-store")
                 if key == "pub":
@@ -155,6 +162,24 @@ def test_access_decision_is_cached_per_key_and_session_only(web: NginxServer, up
     assert auth_headers[-1]["Cookie"] == "pantau_session=other-viewer", "only the session cookie is passed"
     assert "Authorization" not in auth_headers[-1] or not auth_headers[-1]["Authorization"]
     assert auth_headers[-1]["X-Original-URI"] == "/media/hls/pub/index.m3u8"
+
+
+def test_a_failing_portal_leaves_the_last_access_decision_standing(web: NginxServer, upstream: Upstream) -> None:
+    """A portal restart or a database outage must not black out live video: nginx keeps serving what the
+    portal last allowed (and keeps refusing what it last refused), and decides nothing new without it."""
+    assert get(web, "/media/hls/pub/index.m3u8").status_code == 200
+    assert get(web, "/media/hls/priv/index.m3u8").status_code == 403
+    upstream.failing = True
+    asked = upstream.auth_hits("pub")
+    deadline = time.monotonic() + 15
+    while upstream.auth_hits("pub") == asked:  # until nginx has asked the failing portal again
+        assert time.monotonic() < deadline, "nginx never asked the portal again"
+        assert get(web, "/media/hls/pub/index.m3u8").status_code == 200
+    for _ in range(3):
+        assert get(web, "/media/hls/pub/index.m3u8").status_code == 200
+        assert get(web, "/media/hls/priv/index.m3u8").status_code == 403
+    assert get(web, "/media/hls/staff/index.m3u8").status_code == 500  # never decided: no answer to stand in
+    upstream.failing = False
 
 
 def test_allowed_but_not_public_media_is_privately_cacheable(web: NginxServer) -> None:
