@@ -22,9 +22,16 @@ def keys() -> None:
 @keys.command("generate")
 @click.option("--force", is_flag=True, help="replace an existing key (manifests signed with it no longer verify)")
 @click.option("--if-missing", is_flag=True, help="do nothing when a key exists (for installers)")
-@with_appcontext
 def keys_generate(force: bool, if_missing: bool) -> None:
-    path = current_app.config["PANTAU"].evidence_key_path
+    # From the settings alone, not the app: in production the app refuses to start without this very key.
+    import os
+
+    from portal.settings import Settings, SettingsError
+
+    try:
+        path = Settings.from_env(os.environ).evidence_key_path
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     if if_missing and path.exists():
         click.echo(f"key exists: {path}")
         return

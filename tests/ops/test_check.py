@@ -205,3 +205,17 @@ def test_transcoder_check_refuses_plain_http_to_another_machine() -> None:
     assert level("http://cctv.kendarikota.go.id") == WORKER_FAIL  # built, never dialled
     assert level("https://cctv.kendarikota.go.id") == WORKER_OK
     assert level("http://127.0.0.1:8000") == WORKER_OK
+
+
+def test_the_signing_key_can_be_made_on_a_production_machine(tmp_path: Path) -> None:
+    """In production the portal refuses to start without the key; `pantau keys generate` must still make it."""
+    env = production_env(tmp_path)
+    key = Path(env["PANTAU_INSTANCE_PATH"]) / "keys" / "evidence-ed25519.pem"
+    key.unlink(missing_ok=True)
+    made = subprocess.run([*PANTAU, "keys", "generate"], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert key.is_file() and "fingerprint:" in made.stdout and "PRIVATE" not in made.stdout
+    again = subprocess.run([*PANTAU, "keys", "generate"], env=env, cwd=ROOT, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode != 0 and key.is_file()  # an existing key is never replaced without --force
