@@ -279,9 +279,10 @@ cli.add_command(audit)
 
 
 def _add_area_commands() -> None:
+    from portal.agency.cli import COMMANDS as AGENCY_COMMANDS
     from portal.footage.cli import COMMANDS
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, *AGENCY_COMMANDS):
         cli.add_command(command)
 
 

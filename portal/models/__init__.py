@@ -1,5 +1,6 @@
 """The data model of the whole mission; every table is created by an Alembic migration."""
 
+from portal.models.agency_api import AgencyCallback, AgencyToken
 from portal.models.audit import AuditEntry, AuditHead
 from portal.models.base import Base, db, utcnow
 from portal.models.camera import (
@@ -17,7 +18,7 @@ from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMess
 from portal.models.people import Agency, RecoveryCode, User
 
 __all__ = [
-    "Agency", "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
+    "Agency", "AgencyCallback", "AgencyToken", "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
     "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "FootageExport",
     "FootageRequest", "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment", "RecoveryCode",
     "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db", "utcnow",
