@@ -102,7 +102,8 @@ def timeline(incident: Incident, agency_id: int | None) -> list[Step]:
         data = row.data or {}
         actor = users.get(row.actor_user_id) if row.actor_user_id else None
         if row.kind == ev.DISPATCH_STATUS:
-            owner = data.get("agency_id")
+            raw_owner = data.get("agency_id")
+            owner: int = raw_owner if isinstance(raw_owner, int) else -1
             own = owner == agency_id
             text = gettext("%(agency)s: %(status)s", agency=names.get(owner, "?"),
                            status=service.label(str(data.get("status", ""))))

@@ -4,7 +4,20 @@ another agency's dispatch is 404, as if it did not exist."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
@@ -27,7 +40,7 @@ def is_fragment() -> bool:
     return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
 
 
-def page_or_fragment(page: str, fragment: str, status: int = 200, **context: object) -> Response:
+def page_or_fragment(page: str, fragment: str, status: int = 200, **context: Any) -> Response:
     response = make_response(render_template(fragment if is_fragment() else page, **context), status)
     response.vary.add("HX-Request")
     response.headers["Cache-Control"] = "private, no-store"
@@ -66,7 +79,7 @@ def index() -> ResponseReturnValue:
                             category_label=presenting.category_label)
 
 
-def _context(dispatch: Dispatch, form: StatusForm | None = None) -> dict[str, object]:
+def _context(dispatch: Dispatch, form: StatusForm | None = None) -> dict[str, Any]:
     incident = db.session.get(Incident, dispatch.incident_id)
     settings = current_app.config["PANTAU"]
     return {

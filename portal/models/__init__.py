@@ -18,7 +18,8 @@ from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMess
 from portal.models.people import Agency, RecoveryCode, User
 
 __all__ = [
-    "Agency", "AgencyCallback", "AgencyToken", "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
+    "Agency", "AgencyCallback", "AgencyToken",
+    "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
     "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "FootageExport",
     "FootageRequest", "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment", "RecoveryCode",
     "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db", "utcnow",

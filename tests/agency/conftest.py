@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from portal.agency import tokens
+from portal.dispatch.service import dispatch_incident
 from portal.incidents.codes import new_tracking_code
 from portal.incidents.events import RECEIVED, VERIFIED, record_event
 from portal.models import Agency, Dispatch, Incident, db
-from portal.dispatch.service import dispatch_incident
 
 
 def agency(code: str, name: str | None = None) -> Agency:

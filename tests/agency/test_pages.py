@@ -85,7 +85,8 @@ def test_hostile_form_input_gets_a_clear_4xx(app: Flask) -> None:
     login_as(client, "agency", agency="damkar")
     token = csrf_token(client)
     for data in ({"status": "x" * 5000}, {"status": "done", "reason": "a" * 10_000},
-                 {"status": "rejected", "reason": "nul\x00byte"}, {"status": ["bogus", "done"]}, {"status": "done\r\n"}, {}):
+                 {"status": "rejected", "reason": "nul\x00byte"}, {"status": ["bogus", "done"]},
+                 {"status": "done\r\n"}, {}):
         reply = client.post(f"/instansi/{d.id}/status", data={**data, "csrf_token": token})
         assert 400 <= reply.status_code < 500, data
     assert client.post(f"/instansi/{d.id}/status", data={"status": "done"}).status_code == 400  # no CSRF token
