@@ -7,6 +7,7 @@ from portal.dispatch.service import dispatch_incident
 from portal.incidents.codes import new_tracking_code
 from portal.incidents.events import RECEIVED, VERIFIED, record_event
 from portal.models import Agency, Dispatch, Incident, db
+from tests.browser.conftest import live_server, serve  # noqa: F401 (the browser tests' fixtures, for test_browser)
 
 
 def agency(code: str, name: str | None = None) -> Agency:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.models import Dispatch, IncidentEvent, db
 from tests.agency.conftest import dispatched
-from tests.browser.conftest import LiveServer, live_server, serve, watch_csp  # noqa: F401 (fixtures)
+from tests.browser.conftest import LiveServer, watch_csp
 from tests.conftest import STAFF_PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser]
