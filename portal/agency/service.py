@@ -23,7 +23,7 @@ from typing import Any
 from flask import has_request_context
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.incidents.events import DISPATCH_STATUS, RESOLVED, record_event
 from portal.models import db
@@ -107,6 +107,15 @@ def advance(dispatch: Dispatch, status: str, *, actor_user_id: int | None = None
         raise TransitionError(_("A dispatch that is %(before)s can't be marked %(after)s.",
                                 before=label(before), after=label(status)))
     now = utcnow()
+    # Compare and set: of two agents moving the same dispatch at once, the second finds it moved (on SQLite
+    # too, where a row lock does not exist), so a step is never recorded twice.
+    moved = db.session.execute(update(Dispatch).where(Dispatch.id == dispatch.id, Dispatch.status == before)
+                               .values(status=status, updated_at=now).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        current = db.session.scalar(select(Dispatch.status).where(Dispatch.id == dispatch.id)) or before
+        db.session.expire(dispatch)
+        raise TransitionError(_("This dispatch was changed meanwhile (it is %(status)s now): look again.",
+                                status=label(current)))
     dispatch.status = status
     dispatch.updated_at = now
     if status in WORKING and dispatch.acknowledged_at is None:
