@@ -93,6 +93,16 @@ class Settings:
     resident_rate_limit: str = "5 per hour;20 per day"
     verify_rate_limit: str = "30 per hour"
     verify_max_bytes: int = 4 * 1024**3  # a file uploaded to /verifikasi to be hashed (the page hashes in the browser)
+    # Reports from the public (portal/reports): the city's outline ("lon lat, lon lat, ..."; empty: Kendari's),
+    # the /lapor form's flood guard per address (Flask-Limiter syntax), reports per phone and per address an
+    # hour (all ways in), how many reports from one phone/address in 30 minutes get flagged, and the photos.
+    report_area: str = ""
+    report_rate_limit: str = "20 per hour;60 per day"
+    report_phone_per_hour: int = 5
+    report_address_per_hour: int = 15
+    report_flag_repeat: int = 3
+    report_max_photos: int = 3
+    report_photo_max_bytes: int = 10 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -155,6 +165,17 @@ class Settings:
                      "footage_max_cameras"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+        for name in ("report_phone_per_hour", "report_address_per_hour", "report_flag_repeat", "report_max_photos"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+        if self.report_photo_max_bytes < 64 * 1024:
+            raise SettingsError(f"{PREFIX}REPORT_PHOTO_MAX_BYTES must be at least 65536")
+        if self.report_area:
+            try:
+                _parse_area(self.report_area)
+            except ValueError:
+                raise SettingsError(f"{PREFIX}REPORT_AREA must be 'lon lat, lon lat, ...' (three corners or more)"
+                                    ) from None
         changes: dict[str, Any] = {}
         if not self.secret_key:
             changes["secret_key"] = secrets.token_hex(32)
@@ -202,3 +223,13 @@ def _check_public_url(url: str) -> None:
             or parts.path not in ("", "/") \
             or parts.username or parts.password or not url.isascii() or any(c.isspace() for c in url):
         raise SettingsError(f"{PREFIX}PUBLIC_URL must be an http(s) address such as https://cctv.example.go.id")
+
+
+def _parse_area(raw: str) -> list[tuple[float, float]]:
+    corners = []
+    for pair in raw.split(","):
+        lon, lat = (float(part) for part in pair.split())
+        corners.append((lon, lat))
+    if len(corners) < 3:
+        raise ValueError("an area needs at least three corners")
+    return corners

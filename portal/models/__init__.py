@@ -16,11 +16,13 @@ from portal.models.camera import (
 from portal.models.footage import DownloadLink, FootageExport, FootageRequest, LegalHold, ResidentHoldRequest
 from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMessage, RoutingRule
 from portal.models.people import Agency, RecoveryCode, User
+from portal.models.report import ReportBlock, ReportOrigin, ReportPhoto
 
 __all__ = [
     "Agency", "AgencyCallback", "AgencyToken",
     "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
     "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "FootageExport",
     "FootageRequest", "Incident", "IncidentEvent", "LegalHold", "OutboxMessage", "RecordingSegment", "RecoveryCode",
-    "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db", "utcnow",
+    "ReportBlock", "ReportOrigin", "ReportPhoto", "ResidentHoldRequest", "RoutingRule", "User", "Worker", "db",
+    "utcnow",
 ]

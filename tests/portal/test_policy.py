@@ -133,6 +133,18 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /admin/instansi-api/": ADMIN,
     "POST /admin/instansi-api/": ADMIN,
     "POST /admin/instansi-api/<int:token_id>/cabut": ADMIN,
+    # reports from the public (issue 10): the form, its web app, tracking; photos and the blocklist for staff
+    "GET /lapor": EVERYONE,
+    "POST /lapor": EVERYONE,
+    "GET /lapor/token": EVERYONE,
+    "GET /lapor/manifest.webmanifest": EVERYONE,
+    "GET /lapor/sw.js": EVERYONE,
+    "GET /lacak": EVERYONE,
+    "GET /lacak/<code>": EVERYONE,
+    "GET /laporan/foto/<int:photo_id>": frozenset({"operator", "admin", "agency"}),
+    "GET /operator/blokir": frozenset({"operator", "admin"}),
+    "POST /operator/blokir": frozenset({"operator", "admin"}),
+    "POST /operator/blokir/<int:block_id>/cabut": frozenset({"operator", "admin"}),
 }
 
 
