@@ -103,6 +103,11 @@ class Settings:
     report_flag_repeat: int = 3
     report_max_photos: int = 3
     report_photo_max_bytes: int = 10 * 1024 * 1024
+    # The 112 console (portal/console): verifying a report dispatches it at once to the agencies its routing
+    # rules choose when AUTO_DISPATCH_ON_VERIFY; a report not dispatched DISPATCH_SLA_S after it arrived shows
+    # as overdue in the operators' queue.
+    auto_dispatch_on_verify: bool = False
+    dispatch_sla_s: int = 120
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -176,6 +181,8 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{PREFIX}REPORT_AREA must be 'lon lat, lon lat, ...' (three corners or more)"
                                     ) from None
+        if self.dispatch_sla_s < 10:
+            raise SettingsError(f"{PREFIX}DISPATCH_SLA_S must be at least 10")
         changes: dict[str, Any] = {}
         if not self.secret_key:
             changes["secret_key"] = secrets.token_hex(32)

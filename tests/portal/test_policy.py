@@ -24,8 +24,20 @@ READERS = frozenset({"admin", "operator", "leadership", "agency", "police"})  # 
 POLICE = frozenset({"police"})
 AGENCY = frozenset({"agency"})
 
+CONSOLE = frozenset({"operator", "admin"})  # the 112 console
 # "METHOD rule": the roles that get through the access check
 EXPECTED: dict[str, frozenset[str]] = {
+    # the 112 console (issue 10): operators and admins take reports, verify, reject, merge, prioritise, dispatch
+    "GET /konsol/": CONSOLE,
+    "GET /konsol/laporan/<int:incident_id>": CONSOLE,
+    "GET /konsol/laporan/<int:incident_id>/riwayat": CONSOLE,
+    "POST /konsol/laporan/<int:incident_id>/verifikasi": CONSOLE,
+    "POST /konsol/laporan/<int:incident_id>/tolak": CONSOLE,
+    "POST /konsol/laporan/<int:incident_id>/gabung": CONSOLE,
+    "POST /konsol/laporan/<int:incident_id>/prioritas": CONSOLE,
+    "POST /konsol/laporan/<int:incident_id>/kirim": CONSOLE,
+    "POST /konsol/laporan/<int:incident_id>/bukti": CONSOLE,
+    "GET /konsol/laporan/<int:incident_id>/bukti/<int:evidence_id>.jpg": CONSOLE,
     # public pages, open data, media (media decide per camera themselves)
     "GET /": EVERYONE,
     "GET /_auth/media/<key>": EVERYONE,
