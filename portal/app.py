@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_app(app)
     bounds.init_app(app)  # bounded <int:...> ids, before any route is added
 
-    from portal import admin, agency, auth, console, footage, reports
+    from portal import admin, agency, auth, console, dispatch, footage, reports
     from portal.auth import policy as access
     from portal.health import views as health
     from portal.media import views as media
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(worker_api.bp)
     app.register_blueprint(health.bp)
+    dispatch.init_app(app)
     admin.init_app(app)
     policy = access.init_app(app)
     worker_api.init_policy(policy)

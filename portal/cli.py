@@ -284,6 +284,9 @@ def _add_area_commands() -> None:
 
     for command in (*COMMANDS, *AGENCY_COMMANDS):
         cli.add_command(command)
+    from portal.dispatch.cli import jobs
+
+    cli.add_command(jobs)
 
 
 _add_area_commands()

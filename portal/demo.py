@@ -161,9 +161,10 @@ def demo(port: int, host: str, var_dir: str) -> None:
     spawn = {"env": env, "cwd": root, "start_new_session": True, "preexec_fn": _die_with_parent(os.getpid())}
     children = [subprocess.Popen(gunicorn, **spawn)]  # type: ignore[call-overload]
     children.append(subprocess.Popen([sys.executable, "-m", "transcoder"], **spawn))  # type: ignore[call-overload]
-    # footage expiry and hold release, once a minute (the jobs process's footage turn where it runs one)
+    # the jobs process: dispatch delivery (webhooks, CAP, e-mail) with retries, SLA escalation, and the footage
+    # turn (export expiry, hold release) once a minute
     children.append(subprocess.Popen(  # type: ignore[call-overload]
-        [sys.executable, "-c", "from portal.cli import main; main()", "footage", "tick", "--every", "60"], **spawn))
+        [sys.executable, "-c", "from portal.cli import main; main()", "jobs"], **spawn))
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -180,7 +181,7 @@ def demo(port: int, host: str, var_dir: str) -> None:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)
     finally:
-        for child in reversed(children):  # the footage tick, the worker, then the portal
+        for child in reversed(children):  # the jobs process, the worker, then the portal
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
             try:

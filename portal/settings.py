@@ -93,6 +93,25 @@ class Settings:
     resident_rate_limit: str = "5 per hour;20 per day"
     verify_rate_limit: str = "30 per hour"
     verify_max_bytes: int = 4 * 1024**3  # a file uploaded to /verifikasi to be hashed (the page hashes in the browser)
+    # Dispatch delivery (portal/dispatch, ``pantau jobs``): the CAP sender id, e-mail through SMTP, the outbox's
+    # retries (exponential backoff from base to max, then given up after max attempts), a claim's lease (a
+    # killed jobs process's messages are taken over after it), the loop's pause, and the SLA escalation step
+    # (the officials hear of a dispatch this long after its supervisor did).
+    cap_sender: str = "pantau@kendarikota.go.id"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    mail_from: str = "pantau@kendarikota.go.id"
+    outbox_lease_s: int = 60
+    outbox_backoff_base_s: float = 2.0
+    outbox_backoff_max_s: float = 300.0
+    outbox_max_attempts: int = 40
+    delivery_timeout_s: float = 10.0
+    jobs_interval_s: float = 0.5
+    escalation_step_minutes: int = 15
+    # Categories dispatched by the jobs process as soon as they are received, before an operator verifies
+    # them ("fire,medical"; "*": every category; empty: none, the operator verifies first). Flagged
+    # (suspicious) reports always wait for an operator.
+    auto_dispatch_categories: str = ""
     # Reports from the public (portal/reports): the city's outline ("lon lat, lon lat, ..."; empty: Kendari's),
     # the /lapor form's flood guard per address (Flask-Limiter syntax), reports per phone and per address an
     # hour (all ways in), how many reports from one phone/address in 30 minutes get flagged, and the photos.

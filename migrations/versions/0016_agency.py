@@ -1,14 +1,14 @@
 """agencies' own systems: API tokens (hash only) and their callbacks (idempotent by request id)
 
 Revision ID: 0016_agency
-Revises: 0012_camera_status_reason
+Revises: 0015_dispatch
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0016_agency'
-down_revision = '0012_camera_status_reason'
+down_revision = '0015_dispatch'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,5 @@
-"""Dispatching a verified report to agencies (interface used by the operator console; the outbox and CAP are
-added by the dispatch area in the same transaction)."""
+"""Dispatching a verified report to agencies (interface used by the operator console): each dispatch's outbox
+messages (signed webhook, CAP 1.2 Alert, e-mail) are added in the same transaction (``portal.dispatch.outbox``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import or_, select
 
+from portal.dispatch import outbox
 from portal.incidents.events import DISPATCHED, record_event
 from portal.models import db
 from portal.models.base import utcnow
@@ -53,4 +54,5 @@ def dispatch_incident(incident: Incident, *, actor_user_id: int | None = None,
         incident.status = "dispatched"
         record_event(incident, DISPATCHED, actor_user_id=actor_user_id,
                      dispatch_ids=[d.id for d in made], agency_ids=[d.agency_id for d in made])
+        outbox.on_dispatched(made)
     return made

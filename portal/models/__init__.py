@@ -14,6 +14,7 @@ from portal.models.camera import (
     Worker,
 )
 from portal.models.evidence import IncidentEvidence
+from portal.models.escalation import EscalationContact
 from portal.models.footage import DownloadLink, FootageExport, FootageRequest, LegalHold, ResidentHoldRequest
 from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMessage, RoutingRule
 from portal.models.people import Agency, RecoveryCode, User
@@ -22,7 +23,7 @@ from portal.models.report import ReportBlock, ReportOrigin, ReportPhoto
 __all__ = [
     "Agency", "AgencyCallback", "AgencyToken",
     "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
-    "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "FootageExport",
+    "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "EscalationContact", "FootageExport",
     "FootageRequest", "Incident", "IncidentEvent", "IncidentEvidence", "LegalHold", "OutboxMessage",
     "RecordingSegment", "RecoveryCode", "ReportBlock", "ReportOrigin", "ReportPhoto", "ResidentHoldRequest",
     "RoutingRule", "User", "Worker", "db", "utcnow",

@@ -96,7 +96,10 @@ class Dispatch(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column()
     closed_at: Mapped[dt.datetime | None] = mapped_column()
-    sla_due_at: Mapped[dt.datetime | None] = mapped_column()
+    sla_due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # SLA escalation (portal/dispatch/escalation.py): 0 none yet, 1 the supervisor, 2 the officials
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
@@ -116,6 +119,12 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column()
+    # delivery (portal/dispatch/delivery.py): the id a receiver keeps to apply a message once, and the claim of
+    # the jobs process sending it now (a claim that outlives its lease, e.g. after SIGKILL, is taken over)
+    delivery_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"))
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    lease_until: Mapped[dt.datetime | None] = mapped_column()
 
 
 from portal.models.audit import AuditEntry  # noqa: E402  (the guard above needs it)

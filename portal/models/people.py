@@ -27,9 +27,12 @@ class Agency(db.Model):  # type: ignore[name-defined,misc]
     phone: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     webhook_url: Mapped[str | None] = mapped_column(Text)
-    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))  # encrypted (portal/dispatch/secrets.py)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # dispatch delivery (issue 10): where CAP 1.2 XML is POSTed, and the agency's CAP <addresses> value
+    cap_url: Mapped[str | None] = mapped_column(Text)
+    cap_address: Mapped[str] = mapped_column(String(200), default="")
 
 
 class User(db.Model):  # type: ignore[name-defined,misc]

@@ -31,6 +31,9 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         wait_for(lambda: fetch(base + "/healthz")[0] == 200, timeout=120,
                  message="the demo portal did not come up")
         assert f"Pantau is running: {base}/" in (tmp_path / "demo.log").read_text()
+        # the jobs process (dispatch delivery, escalation, the footage turn) runs beside the portal
+        wait_for(lambda: any(_cmdline(pid)[-1:] == [b"jobs"] for pid in demo_processes(var)), timeout=30,
+                 message="the demo did not start `pantau jobs`")
         with urllib.request.urlopen(base + "/api/v1/cameras.geojson", timeout=10) as response:
             features = json.load(response)["features"]
         names = {f["properties"]["name"] for f in features}
@@ -50,7 +53,7 @@ def test_demo_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             raise
     wait_for(lambda: not ffmpeg_children(var / "media"), timeout=5, message="ffmpeg left after Ctrl-C")
     wait_for(lambda: not demo_processes(var), timeout=5,
-             message="a process of the demo (portal, worker, footage tick) left after Ctrl-C")
+             message="a process of the demo (portal, worker, jobs) left after Ctrl-C")
     assert proc.returncode == 0, (tmp_path / "demo.log").read_text()[-2000:]
     assert "Pantau stopped." in (tmp_path / "demo.log").read_text()
 
@@ -70,3 +73,10 @@ def demo_processes(var: Path) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return []
