@@ -13,8 +13,8 @@ from portal.models.camera import (
     RecordingSegment,
     Worker,
 )
-from portal.models.evidence import IncidentEvidence
 from portal.models.escalation import EscalationContact
+from portal.models.evidence import IncidentEvidence
 from portal.models.footage import DownloadLink, FootageExport, FootageRequest, LegalHold, ResidentHoldRequest
 from portal.models.incident import Dispatch, Incident, IncidentEvent, OutboxMessage, RoutingRule
 from portal.models.people import Agency, RecoveryCode, User
