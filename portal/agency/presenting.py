@@ -10,14 +10,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.agency import service
 from portal.incidents import events as ev
-from portal.models import Agency, Dispatch, Incident, IncidentEvent, User, db
+from portal.models import Agency, Dispatch, Incident, IncidentEvent, IncidentEvidence, User, db
 
 CATEGORY_LABELS = {
     "fire": _l("Fire"), "accident": _l("Traffic accident"), "brawl": _l("Brawl"), "crime": _l("Crime"),
@@ -55,16 +55,23 @@ def cap_identifier(dispatch: Dispatch) -> str:
     return f"pantau-{city_slug()}-dispatch-{dispatch.id}"
 
 
-def photos(incident: Incident) -> list[dict[str, str]]:
-    """The report's photos and evidence snapshots as ``{"url", "label"}``, when the reports area stores them."""
+def photos(incident: Incident, dispatch: Dispatch | None = None) -> list[dict[str, str]]:
+    """The reporter's photos and the command centre's camera snapshots (evidence) as ``{"url", "label"}``;
+    the snapshots are served through the agency's own dispatch (``dispatch``)."""
+    found: list[dict[str, str]] = []
     try:
         module = importlib.import_module("portal.reports.photos")
     except ModuleNotFoundError:
-        return []
+        module = None
     photos_of, photo_url = getattr(module, "photos_of", None), getattr(module, "photo_url", None)
-    if photos_of is None or photo_url is None:
-        return []
-    return [{"url": str(photo_url(p)), "label": ""} for p in photos_of(incident)]
+    if photos_of is not None and photo_url is not None:
+        found += [{"url": str(photo_url(p)), "label": gettext("Reporter's photo")} for p in photos_of(incident)]
+    if dispatch is not None:
+        items = db.session.scalars(select(IncidentEvidence).where(IncidentEvidence.incident_id == incident.id)
+                                   .order_by(IncidentEvidence.id).limit(50))
+        found += [{"url": url_for("agency.evidence", dispatch_id=dispatch.id, evidence_id=item.id),
+                   "label": gettext("Camera %(name)s", name=item.camera_name or "?")} for item in items]
+    return found
 
 
 @dataclass
@@ -142,7 +149,7 @@ def dispatch_json(dispatch: Dispatch, *, events: bool = False) -> dict[str, Any]
             "description": incident.description, "latitude": incident.latitude, "longitude": incident.longitude,
             "address": incident.address, "district": incident.district, "priority": incident.priority,
             "status": incident.status, "created_at": _iso(incident.created_at),
-            "photos": [p["url"] for p in photos(incident)],
+            "photos": [p["url"] for p in photos(incident)],  # the evidence snapshots are for the page only
         }
         if events:
             body["events"] = [{"at": _iso(s.at), "kind": s.kind, "text": s.text, "reason": s.reason or None}

@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -27,7 +28,7 @@ from portal.agency import presenting, service
 from portal.agency.forms import StatusForm
 from portal.auth.policy import allow
 from portal.auth.scope import may_see, own_agency_id, scoped
-from portal.models import Agency, Dispatch, Incident, db
+from portal.models import Agency, Dispatch, Incident, IncidentEvidence, db
 from portal.models.audit import record
 
 bp = Blueprint("agency", __name__, url_prefix="/instansi")
@@ -85,7 +86,7 @@ def _context(dispatch: Dispatch, form: StatusForm | None = None) -> dict[str, An
     return {
         "dispatch": dispatch, "incident": incident, "agency": _agency(), "form": form or StatusForm(),
         "steps": presenting.timeline(incident, dispatch.agency_id) if incident else [],
-        "photos": presenting.photos(incident) if incident else [], "allowed": service.allowed_next(dispatch),
+        "photos": presenting.photos(incident, dispatch) if incident else [], "allowed": service.allowed_next(dispatch),
         "label": service.label, "category_label": presenting.category_label,
         "cap_identifier": presenting.cap_identifier(dispatch), "settings": settings,
     }
@@ -124,3 +125,21 @@ def change_status(dispatch_id: int) -> ResponseReturnValue:
     if is_fragment():
         return page_or_fragment("agency/dispatch.html", "agency/_live.html", **_context(found))
     return redirect(url_for("agency.dispatch", dispatch_id=found.id), 303)
+
+
+@bp.get("/<int:dispatch_id>/bukti/<int:evidence_id>.jpg")
+@allow(*AGENCY)
+def evidence(dispatch_id: int, evidence_id: int) -> ResponseReturnValue:
+    """A camera snapshot the command centre saved to the report (only through the agency's own dispatch)."""
+    from portal.console.evidence import evidence_file
+
+    found = _own_dispatch(dispatch_id)
+    item = db.session.get(IncidentEvidence, evidence_id)
+    if item is None or item.incident_id != found.incident_id:
+        abort(404)
+    path = evidence_file(current_app.config["PANTAU"].media_path, item)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=item.content_type, max_age=0, conditional=True)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

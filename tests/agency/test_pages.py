@@ -120,3 +120,30 @@ def test_admin_issues_and_revokes_a_token_shown_once_and_stored_hashed(app: Flas
     login_as(client, "agency", agency="damkar")
     assert client.get("/admin/instansi-api/").status_code == 403
     assert db.session.scalar(select(Dispatch.id)) is None
+
+
+def test_photos_and_camera_evidence_show_only_through_the_agencys_own_dispatch(app: Flask) -> None:
+    from portal.models import IncidentEvidence
+
+    incident, [mine] = dispatched("damkar")
+    _other, [theirs] = dispatched("dinkes")
+    media = app.config["PANTAU"].media_path
+    folder = media / "evidence" / "incidents" / str(incident.id)
+    folder.mkdir(parents=True)
+    (folder / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 100)
+    item = IncidentEvidence(incident_id=incident.id, camera_name="Simpang Mandonga",
+                            path=f"evidence/incidents/{incident.id}/a.jpg", sha256="0" * 64, bytes=104)
+    db.session.add(item)
+    db.session.commit()
+    client = app.test_client()
+    login_as(client, "agency", agency="damkar")
+    page = client.get(f"/instansi/{mine.id}").get_data(as_text=True)
+    link = f"/instansi/{mine.id}/bukti/{item.id}.jpg"
+    assert link in page and "Simpang Mandonga" in page
+    reply = client.get(link)
+    assert reply.status_code == 200 and reply.data.startswith(b"\xff\xd8\xff")
+    assert client.get(f"/instansi/{theirs.id}/bukti/{item.id}.jpg").status_code == 404  # not their dispatch
+    other = app.test_client()
+    login_as(other, "agency", agency="dinkes")
+    assert other.get(link).status_code == 404
+    assert other.get(f"/instansi/{theirs.id}/bukti/{item.id}.jpg").status_code == 404  # not that report's
