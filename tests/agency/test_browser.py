@@ -71,6 +71,10 @@ def test_an_agency_user_follows_and_works_its_dispatches(browser: Any, live_serv
         page.wait_for_selector('#dispatch-live[data-status="rejected"]')
         assert "Bukan kebakaran" in page.inner_text("#dispatch-live")
 
+        page.set_viewport_size({"width": 390, "height": 844})  # on a phone nothing scrolls sideways
+        for path in ("/instansi/", f"/instansi/{first_id}"):
+            page.goto(f"{url}{path}")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         page.goto(f"{url}/instansi/{foreign_id}")
         assert "404" in page.title() or page.locator("h1").inner_text() != ""
         assert "Pingsan" not in page.content()
