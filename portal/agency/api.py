@@ -8,6 +8,7 @@ again, without a second change. CAP 1.2 Acks go to ``/api/agency/v1/cap``.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -16,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import bounds
@@ -32,6 +33,8 @@ bp = Blueprint("agency_api", __name__, url_prefix="/api/agency/v1")
 MAX_JSON_BYTES = 8 * 1024
 MAX_REQUEST_ID = 100
 LIST_LIMIT = 200
+KEEP_CALLBACKS = dt.timedelta(days=30)  # how long a request id is remembered (idempotency window)
+PRUNE_EVERY = 200  # callbacks: every this many, the expired ones are deleted
 
 
 def _bearer() -> str | None:
@@ -144,8 +147,9 @@ def _replay(request_id: str, fingerprint: str) -> Response | None:
 def _commit_with(request_id: str, fingerprint: str, dispatch_id: int | None, body: dict[str, Any],
                  status: int) -> Response:
     """Keep the answer with the change (one transaction); a concurrent twin that won gets replayed."""
-    db.session.add(AgencyCallback(agency_id=current_token().agency_id, request_id=request_id, fingerprint=fingerprint,
-                                  dispatch_id=dispatch_id, http_status=status, response=body, created_at=utcnow()))
+    row = AgencyCallback(agency_id=current_token().agency_id, request_id=request_id, fingerprint=fingerprint,
+                         dispatch_id=dispatch_id, http_status=status, response=body, created_at=utcnow())
+    db.session.add(row)
     try:
         db.session.commit()
     except IntegrityError:
@@ -154,7 +158,16 @@ def _commit_with(request_id: str, fingerprint: str, dispatch_id: int | None, bod
         if replay is None:
             raise
         return replay
+    if row.id % PRUNE_EVERY == 0:
+        prune_callbacks(utcnow())
     return _json(body, status)
+
+
+def prune_callbacks(now: dt.datetime) -> int:
+    """Forget request ids older than ``KEEP_CALLBACKS`` (a retry after a month is a new request)."""
+    gone = db.session.execute(delete(AgencyCallback).where(AgencyCallback.created_at < now - KEEP_CALLBACKS))
+    db.session.commit()
+    return int(gone.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @bp.post("/dispatches/<int:dispatch_id>/status")

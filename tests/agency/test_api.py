@@ -197,3 +197,19 @@ def test_a_cap_ack_for_another_agencys_dispatch_is_404(app: Flask) -> None:
     db.session.refresh(theirs)
     assert theirs.status == "pending"
     assert agency("dinkes").id == theirs.agency_id
+
+
+def test_request_ids_are_remembered_for_thirty_days(app: Flask) -> None:
+    import datetime as dt
+
+    from portal.agency.api import prune_callbacks
+    from portal.models import utcnow
+
+    client = app.test_client()
+    token = api_token("damkar")
+    _incident, [d] = dispatched("damkar")
+    assert set_status(client, token, d.id, status="acknowledged", request_id="old").status_code == 200
+    assert prune_callbacks(utcnow() + dt.timedelta(days=29)) == 0
+    assert set_status(client, token, d.id, status="acknowledged", request_id="old").headers["Idempotent-Replayed"]
+    assert prune_callbacks(utcnow() + dt.timedelta(days=31)) == 1
+    assert set_status(client, token, d.id, status="acknowledged", request_id="old").status_code == 409
