@@ -102,3 +102,17 @@ def test_the_dispatch_area_is_told_in_the_same_transaction(app: Flask, monkeypat
     _incident, [d] = dispatched("damkar")
     service.advance(d, "acknowledged")
     assert told == [(d.id, "acknowledged")]
+
+
+def test_the_indonesian_catalogue_of_the_agency_area_is_complete() -> None:
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    import portal.agency
+
+    with (Path(portal.agency.__file__).parent / "translations" / "id" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po)
+    untranslated = [m.id for m in catalog if m.id and (not m.string or (isinstance(m.string, tuple)
+                                                                         and not all(m.string)))]
+    assert len(catalog) > 50 and not untranslated and not [m.id for m in catalog if m.id and m.fuzzy]
