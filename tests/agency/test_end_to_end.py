@@ -2,7 +2,8 @@
 its position); an operator verifies and dispatches it in the console; ``pantau jobs`` (its own process) delivers
 it to the agency's real HTTP receiver (HMAC-signed webhook, CAP 1.2 valid against the OASIS schema); the
 agency's staff acknowledge it on /instansi; the resident's open tracking page shows the acknowledgement without
-a reload, and the report's page in the console shows the agency's step. Every page under the app's CSP."""
+a reload, and the report's page in the console shows the agency's step. Every page under the app's CSP; on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -43,13 +44,13 @@ def jobs_process(live: LiveServer, log: Path) -> subprocess.Popen[bytes]:
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
-@pytest.fixture()
-def scene(serve: Callable[..., LiveServer], tmp_path: Path) -> Iterator[dict[str, Any]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def scene(request: pytest.FixtureRequest, serve: Callable[..., LiveServer], tmp_path: Path) -> Iterator[dict[str, Any]]:
     from portal.dispatch import sealing
     from portal.models import Agency, RoutingRule
     from tests.support.receiver import Receiver
 
-    live = serve()
+    live = serve(**({"database_url": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}))
     receiver = Receiver(secret=SECRET).start()
     with live.app.app_context():
         agency = Agency(code="damkar", name="Damkar Kendari", kind="fire", email="",
