@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
+from portal.agency import service
 from portal.models import Dispatch, IncidentEvent, db
 from tests.agency.conftest import dispatched
 from tests.browser.conftest import LiveServer, watch_csp
@@ -61,6 +63,12 @@ def test_an_agency_user_follows_and_works_its_dispatches(browser: Any, live_serv
         page.click('button[data-action="en_route"]')
         page.wait_for_selector('#dispatch-live[data-status="en_route"]')
         assert page.locator('button[data-action="acknowledged"]').count() == 0  # no going back
+        with app.app_context():  # a colleague (or the agency's own system) moves it on: the open page follows
+            service.advance(db.session.get(Dispatch, first_id), "on_scene", via="api")
+            db.session.commit()
+        page.wait_for_selector('#dispatch-live[data-status="on_scene"]', timeout=6_000)
+        page.click('button[data-action="on_scene"]')  # this page's button is stale now: told why, nothing changes
+        expect(page.locator(".flashes")).to_contain_text("sudah")
 
         page.goto(f"{url}/instansi/{fresh_id}")
         page.click(".hand-back summary")
@@ -82,8 +90,8 @@ def test_an_agency_user_follows_and_works_its_dispatches(browser: Any, live_serv
     finally:
         context.close()
     with app.app_context():
-        assert db.session.get(Dispatch, first_id).status == "en_route"
+        assert db.session.get(Dispatch, first_id).status == "on_scene"
         assert db.session.get(Dispatch, foreign_id).status == "pending"
         actors = set(db.session.scalars(select(IncidentEvent.actor_user_id)
                                         .where(IncidentEvent.kind == "dispatch_status")))
-        assert actors == {user_id}
+        assert actors == {user_id, None}  # the page's steps are the user's; the API's step has no person
