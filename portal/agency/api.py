@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import bounds
 from portal.agency import cap, service, tokens
 from portal.agency.presenting import dispatch_json
-from portal.auth.policy import AGENCY_SYSTEM, Policy
+from portal.auth.policy import AGENCY_SYSTEM, PUBLIC, Policy, allow
 from portal.bounds import InputError
 from portal.models import AgencyCallback, AgencyToken, Dispatch, db, utcnow
 from portal.models.audit import record
@@ -91,6 +91,15 @@ def _own_dispatch(dispatch_id: int, *, lock: bool = False) -> Dispatch | None:
 
 def _not_found() -> ResponseReturnValue:
     return jsonify(error="not_found", detail="no such dispatch for this agency"), 404
+
+
+@bp.get("/openapi.json")
+@allow(PUBLIC)
+def openapi() -> ResponseReturnValue:
+    """This API's OpenAPI 3.1 document (public: it holds no data)."""
+    from portal.agency.openapi import document
+
+    return jsonify(document())
 
 
 @bp.get("/dispatches")

@@ -150,6 +150,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /instansi/<int:dispatch_id>": AGENCY,
     "POST /instansi/<int:dispatch_id>/status": AGENCY,
     "GET /instansi/<int:dispatch_id>/bukti/<int:evidence_id>.jpg": AGENCY,
+    "GET /api/agency/v1/openapi.json": EVERYONE,
     "GET /api/agency/v1/dispatches": frozenset({AGENCY_SYSTEM}),
     "GET /api/agency/v1/dispatches/<int:dispatch_id>": frozenset({AGENCY_SYSTEM}),
     "POST /api/agency/v1/dispatches/<int:dispatch_id>/status": frozenset({AGENCY_SYSTEM}),
