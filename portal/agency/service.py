@@ -10,9 +10,8 @@ The report follows its dispatches:
   (a RESOLVED event; public stage "closed");
 - some dispatch is done while others still work -> public stage "handled" (``stages.stage_of(handled=...)``,
   see :func:`handled`);
-- every dispatch was handed back or cancelled -> the report stays ``dispatched`` (the reports' transition table,
-  ``portal.incidents.lifecycle.TRANSITIONS``, has no way back), in the operators' queue with the hand-back's
-  reason on its page, and the command centre dispatches it again (``dispatched`` is dispatchable).
+- every dispatch was handed back or cancelled -> the report goes back to ``verified``, so the command centre
+  dispatches it again.
 """
 
 from __future__ import annotations
@@ -146,9 +145,11 @@ def _settle(incident: Incident, actor_user_id: int | None) -> None:
         return
     statuses = list(db.session.scalars(select(Dispatch.status).where(Dispatch.incident_id == incident.id)))
     live = [s for s in statuses if s not in (HANDED_BACK, "cancelled")]
-    if live and all(s == DONE for s in live) and incident.status == "dispatched":
+    if live and all(s == DONE for s in live):
         incident.status = "resolved"
         record_event(incident, RESOLVED, actor_user_id=actor_user_id, by="agencies")
+    elif statuses and not live and incident.status == "dispatched":
+        incident.status = "verified"  # every agency handed it back: the command centre dispatches again
 
 
 def handled(incident: Incident) -> bool:

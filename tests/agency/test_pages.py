@@ -76,7 +76,7 @@ def test_acting_on_a_dispatch_writes_events_and_audit_and_refuses_wrong_moves(ap
     page = client.get(f"/instansi/{d.id}").get_data(as_text=True)
     assert "Di luar wilayah kami" in page and 'data-status="rejected"' in page
     db.session.refresh(incident)
-    assert incident.status == "dispatched"
+    assert incident.status == "verified"
 
 
 def test_hostile_form_input_gets_a_clear_4xx(app: Flask) -> None:

@@ -73,7 +73,7 @@ def test_handing_back_needs_a_reason_and_returns_the_report_to_the_command_centr
     assert d.status == "rejected" and d.closed_at is not None and d.acknowledged_at is None
     assert d.note.startswith("Bukan gangguan")
     db.session.refresh(incident)
-    assert incident.status == "dispatched"  # still in the command centre's queue, to be dispatched again
+    assert incident.status == "verified"  # to be dispatched again
     event = db.session.scalars(select(IncidentEvent).where(IncidentEvent.kind == DISPATCH_STATUS)).one()
     assert event.data["reason"] == "Bukan gangguan listrik, arahkan ke Damkar"
 
