@@ -20,10 +20,11 @@ from pathlib import Path
 TEMPLATE = Path(__file__).with_name("pantau.conf.template")
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 # Body sizes are the portal's: PANTAU_MAX_BODY_BYTES (1 MiB) and contract.limits.MAX_SYNC_BODY_BYTES (4 MiB);
-# tests/e2e/test_nginx_gunicorn.py checks they agree.
+# tests/e2e/test_nginx_gunicorn.py checks they agree; /lapor takes PANTAU_REPORT_MAX_PHOTOS (3) photos of
+# PANTAU_REPORT_PHOTO_MAX_BYTES (10 MiB) and 1 MiB of fields.
 DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "1m", "WORKER_MAX_BODY_SIZE": "4m",
             "WORKER_RATE": "10", "WORKER_BURST": "20", "AUTH_CACHE_SECONDS": "1", "USER_LINE": "",
-            "VERIFY_MAX_BODY_SIZE": "4096m"}
+            "VERIFY_MAX_BODY_SIZE": "4096m", "REPORT_MAX_BODY_SIZE": "31m"}
 PATHS = ("MEDIA_ROOT", "STATIC_ROOT", "RUNTIME_DIR")
 UNSAFE = re.compile(r"[\s;{}'\"#$\\]")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -31,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.incidents import geo
 from portal.incidents.codes import new_tracking_code
-from portal.incidents.events import FLAGGED, RECEIVED, record_event
+from portal.incidents.events import FLAGGED, NOTE, RECEIVED, record_event
 from portal.models import db
 from portal.models.base import utcnow
 from portal.models.incident import INCIDENT_CATEGORIES, Incident
@@ -39,6 +40,7 @@ from portal.models.report import ReportBlock, ReportOrigin, ReportPhoto
 from portal.reports import photos as photo_store
 from portal.reports.imaging import PhotoError, clean_photo
 
+log = logging.getLogger("pantau.reports")
 SOURCES = ("web", "offline", "open311", "phone")
 MAX_DESCRIPTION = 2000
 MIN_DESCRIPTION = 3
@@ -290,13 +292,22 @@ def create_report(*, category: Any, description: Any, latitude: Any, longitude: 
         db.session.flush()
         db.session.add(ReportOrigin(incident_id=incident.id, remote_addr=addr, phone=phone, client_ref=client_ref,
                                     suspicious=bool(reasons), reasons=reasons))
+        lost = 0
         for clean in cleaned:
-            key, path = photo_store.write(clean)
+            try:
+                key, path = photo_store.write(clean)
+            except OSError:  # a full or broken disk costs the photo, never the report
+                log.exception("a report photo could not be written")
+                lost += 1
+                continue
             written.append(path)
             db.session.add(ReportPhoto(incident_id=incident.id, key=key, content_type=clean.content_type,
                                        bytes=len(clean.data), width=clean.width, height=clean.height,
                                        sha256=clean.sha256))
-        record_event(incident, RECEIVED, source=source, photos=len(cleaned))
+        record_event(incident, RECEIVED, source=source, photos=len(cleaned) - lost)
+        if lost:
+            record_event(incident, NOTE, text=f"{lost} photo(s) sent with the report could not be stored",
+                         photos_lost=lost)
         if reasons:
             record_event(incident, FLAGGED, reasons=reasons)
         db.session.commit()

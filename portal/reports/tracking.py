@@ -86,6 +86,10 @@ def progress(incident: Incident) -> Progress:
             times["handled"] = dispatch.closed_at or dispatch.updated_at
         if "dispatched" not in times:
             times["dispatched"] = dispatch.created_at
+    if incident.status == "verified" and dispatches and all(d.status in ("rejected", "cancelled")
+                                                          for d in dispatches):
+        times.pop("dispatched", None)  # every agency handed it back: the command centre dispatches it again
+        times.pop("handled", None)
     if "verified" not in times and ("dispatched" in times) and closed_as != "rejected":
         times["verified"] = times["dispatched"]  # dispatched straight away: verified at the same moment
     stages = [Stage(name, times.get(name)) for name in STAGES]

@@ -20,9 +20,26 @@
   }
 
   // -- where --
+  var area = [];
+  try { area = JSON.parse(document.getElementById("report-map").dataset.area || "[]"); } catch (e) { area = []; }
+
+  function inside(la, lo) {  // ray casting over [lat, lon] corners, as the portal checks it
+    if (area.length < 3) { return true; }
+    var result = false;
+    for (var i = 0, j = area.length - 1; i < area.length; j = i++) {
+      var yi = area[i][0], xi = area[i][1], yj = area[j][0], xj = area[j][1];
+      if ((yi > la) !== (yj > la) && lo < (xj - xi) * (la - yi) / (yj - yi) + xi) { result = !result; }
+    }
+    return result;
+  }
+
   function setPoint(la, lo, pan) {
     lat.value = la.toFixed(6); lon.value = lo.toFixed(6);
     coords.textContent = lat.value + ", " + lon.value;
+    var note = form.querySelector("[data-error-for='location']");
+    if (!inside(la, lo)) { note.textContent = d.outside; note.hidden = false; } else if (note.textContent === d.outside) {
+      note.hidden = true; note.textContent = "";
+    }
     if (map && window.L) {
       if (marker) { marker.setLatLng([la, lo]); } else { marker = window.L.marker([la, lo]).addTo(map); }
       if (pan) { map.setView([la, lo], Math.max(map.getZoom(), 16)); }

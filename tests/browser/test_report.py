@@ -179,6 +179,7 @@ def test_a_refused_queued_report_is_shown_with_its_reason(live_server: LiveServe
     page.get_by_label("Ceritakan apa yang Anda lihat").fill("Copet di terminal")
     page.get_by_role("button", name="Pakai posisi saya").tap()
     expect(page.locator("#report-coords")).to_contain_text("-6.2")
+    expect(page.locator("#error-location")).to_contain_text("di luar Kota Kendari")  # said at once, on the page
     page.get_by_role("button", name="Kirim laporan").tap()
     expect(page.locator("#report-queue")).to_have_attribute("data-waiting", "1")
     page.context.set_offline(False)

@@ -474,3 +474,18 @@ def test_the_admins_switch_reaches_nginx_and_cdn_cacheable_media_within_2_s(stac
     assert stack.get("/admin/kamera").status_code == 302
     assert me.send("POST", "/admin/kamera/publik", data={"ids": str(camera_id), "public": "0",
                                                          "reason": "x"}).status_code == 400
+
+
+def test_report_photos_limits_agree_between_nginx_and_flask(stack: Stack) -> None:
+    """/lapor takes 3 photos of 10 MiB (31 MiB with the fields): a 50 MB "photo" gets nginx's clear page, a
+    report under the limit reaches the portal's own checks (here: a session without its CSRF token)."""
+    settings = Settings()
+    assert settings.report_max_photos * settings.report_photo_max_bytes + 1024 * 1024 == 31 * 1024 * 1024
+    assert "client_max_body_size 31m;" in stack.web.conf_path.read_text()
+    url = stack.web.url("/lapor")
+    huge = requests.post(url, files={"photos": ("big.jpg", b"\xff\xd8\xff" + b"\0" * (50 * 1024 * 1024))},
+                         data={"category": "fire"}, timeout=60)
+    assert huge.status_code == 413 and "Foto terlalu besar" in huge.text and "10 MB" in huge.text
+    under = requests.post(url, files={"photos": ("ok.jpg", b"\xff\xd8\xff" + b"\0" * (2 * 1024 * 1024))},
+                          data={"category": "fire"}, headers={"Accept": "application/json"}, timeout=60)
+    assert under.status_code == 400 and under.json()["field"] == "form", "reached the portal's form"

@@ -238,3 +238,17 @@ def test_english_on_request(client: FlaskClient) -> None:
 
 def test_inside_is_the_city_area(client: FlaskClient) -> None:
     assert client.post("/lapor", data=form(client, **INSIDE), headers=JSON).status_code == 201
+
+
+def test_a_photo_the_disk_cannot_take_costs_the_photo_not_the_report(client: FlaskClient,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(_clean: object) -> tuple[str, object]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(photo_store, "write", full_disk)
+    answer = client.post("/lapor", data=form(client, photos=[(io.BytesIO(photo_with_gps()), "a.jpg")]),
+                         content_type="multipart/form-data", headers=JSON)
+    assert answer.status_code == 201
+    incident = db.session.scalar(select(Incident))
+    assert _kinds(incident) == [RECEIVED, "note"]
+    assert db.session.scalar(select(db.func.count()).select_from(ReportPhoto)) == 0
