@@ -31,6 +31,12 @@ EVENTS = {
     "dispatch_status": _l("Agency update"), "escalated": _l("Escalated"), "resolved": _l("Resolved"),
     "note": _l("Note"),
 }
+# the reasons the reports area flags a report with (portal.reports.service.REASONS)
+FLAGS = {
+    "suspicious": _l("Suspicious"), "honeypot": _l("Filled the hidden field (a robot?)"),
+    "too_fast": _l("Sent too fast after opening the form"), "repeat": _l("Many reports from the same sender"),
+    "blocklist": _l("Sender on the blocklist"), "link": _l("Contains a link"), "no_location": _l("No location"),
+}
 REFUSALS: dict[str, Any] = {
     "reason_required": _l("Give the reason for rejecting this report."),
     "reason_too_long": _l("The reason is too long (at most 500 characters)."),
@@ -53,6 +59,10 @@ ALREADY = {
     "merged": _l("This report was already merged into another."),
     "resolved": _l("This report is already resolved."),
 }
+
+
+def flag(code: str) -> str:
+    return str(FLAGS.get(code, code))
 
 
 def refusal(error: LifecycleError) -> str:

@@ -81,7 +81,7 @@ def queue() -> ResponseReturnValue:
         return _no_store(make_response("", 204))
     template = "console/_queue.html" if fragment else "console/queue.html"
     return _no_store(make_response(render_template(
-        template, queue=found, now=utcnow(), labels=labels, settings=settings)))
+        template, queue=found, now=utcnow(), labels=labels, settings=settings, blocklist_url=_blocklist_url())))
 
 
 def _events(incident: Incident) -> list[tuple[IncidentEvent, str]]:
@@ -133,6 +133,20 @@ def _evidence_context(incident: Incident) -> dict[str, Any]:
     return {"incident": incident, "evidence": items}
 
 
+def _photo_urls(incident: Incident) -> list[str]:
+    """The reporter's photos (``portal.reports.photos``, when the reports area is there)."""
+    photos_of = lifecycle.optional("portal.reports.photos", "photos_of")
+    photo_url = lifecycle.optional("portal.reports.photos", "photo_url")
+    if not (callable(photos_of) and callable(photo_url)):
+        return []
+    return [str(photo_url(photo)) for photo in photos_of(incident)]
+
+
+def _blocklist_url() -> str | None:
+    endpoint = "reports_staff.blocklist"  # the reports area's blocklist page, when it is there
+    return url_for(endpoint) if endpoint in current_app.view_functions else None
+
+
 def _players(incident: Incident) -> list[dict[str, Any]]:
     players = []
     for near in nearest_cameras(incident.latitude, incident.longitude):
@@ -154,7 +168,7 @@ def _page(incident: Incident, *, error: str | None = None, status: int = 200) ->
             {"id": p["camera"].id, "name": p["camera"].name, "lat": p["camera"].latitude, "lon": p["camera"].longitude,
              "public": p["public"], "metres": round(p["distance_m"])} for p in players],
         map=map_settings(settings, center=center, zoom=16),
-        live_timeout_s=0, snapshot_interval_s=settings.snapshot_interval_s), status)
+        live_timeout_s=0, snapshot_interval_s=settings.snapshot_interval_s, photos=_photo_urls(incident)), status)
     return _no_store(response)
 
 

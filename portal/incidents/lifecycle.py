@@ -31,9 +31,12 @@ from portal.models.incident import Dispatch, Incident
 
 # status -> the statuses a report may move to from it (one table for the whole domain)
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"verified", "rejected", "merged"}),
+    # straight to dispatched only by the jobs process's dispatch on receipt (portal.dispatch); an operator's
+    # dispatch of a new report verifies it on the way
+    "new": frozenset({"verified", "dispatched", "rejected", "merged"}),
     "verified": frozenset({"dispatched", "rejected", "merged"}),
-    "dispatched": frozenset({"resolved", "rejected", "merged"}),
+    # back to verified when every agency handed it back (portal.agency); resolved when they are all done
+    "dispatched": frozenset({"verified", "resolved", "rejected", "merged"}),
     "resolved": frozenset(),
     "rejected": frozenset(),
     "merged": frozenset(),
@@ -76,11 +79,20 @@ def _move(incident: Incident, to: str) -> str:
     return before
 
 
+def optional(module: str, name: str) -> Any:
+    """``module.name`` when another area provides it, else None (a missing module is not an error; an error
+    inside one that exists is raised)."""
+    try:
+        if importlib.util.find_spec(module) is None:
+            return None
+    except ModuleNotFoundError:  # its parent package is missing
+        return None
+    return getattr(importlib.import_module(module), name, None)
+
+
 def _notify(incident: Incident, change: str) -> None:
     """``portal.dispatch.outbox.on_incident_changed`` when the dispatch area provides it (CAP Cancel)."""
-    if importlib.util.find_spec("portal.dispatch.outbox") is None:
-        return
-    hook = getattr(importlib.import_module("portal.dispatch.outbox"), "on_incident_changed", None)
+    hook = optional("portal.dispatch.outbox", "on_incident_changed")
     if callable(hook):
         hook(incident, change)
 
@@ -105,6 +117,9 @@ def verify(incident: Incident, *, actor_user_id: int | None = None,
     """Mark the report verified (seen on camera or confirmed); with ``auto_dispatch`` (default: the setting
     ``AUTO_DISPATCH_ON_VERIFY``) dispatch it at once to the routing rules' agencies. Returns the dispatches made."""
     _lock(incident)
+    if incident.status != "new":  # (dispatched -> verified is the agencies handing a report back, not this)
+        raise LifecycleError(f"verified_from_{incident.status}", f"a {incident.status} report cannot be verified",
+                             before=incident.status, to="verified")
     before = _move(incident, "verified")
     record_event(incident, VERIFIED, actor_user_id=actor_user_id)
     record("incident.verify", actor_user_id=actor_user_id, target_type="incident", target_id=incident.id,

@@ -32,10 +32,15 @@
     });
   }
 
+  function syncClock() {
+    var el = document.getElementById("queue") || document.getElementById("panel");
+    if (el && el.dataset.now) { skew = Number(el.dataset.now) - Date.now(); }
+  }
+
   function syncQueue() {
+    syncClock();
     var q = document.getElementById("queue");
     if (!q) { return; }
-    if (q.dataset.now) { skew = Number(q.dataset.now) - Date.now(); }
     var ids = [], fresh = [];
     q.querySelectorAll("tr[data-incident]").forEach(function (row) {
       var id = row.dataset.incident;
@@ -57,7 +62,7 @@
     }
   });
   document.addEventListener("htmx:afterSwap", function (e) {
-    if (e.detail.target && e.detail.target.id === "queue") { syncQueue(); }
+    if (e.detail.target && e.detail.target.id === "queue") { syncQueue(); } else { syncClock(); }
     tick();
   });
   document.addEventListener("htmx:load", function (e) {

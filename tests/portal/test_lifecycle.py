@@ -245,3 +245,29 @@ def test_two_operators_at_once_one_wins(any_db_app: Flask) -> None:
     assert incident is not None
     assert kinds(incident) == ["received", "verified", "dispatched"]
     assert len(db.session.scalars(select(Dispatch)).all()) == 1
+
+
+@pytest.mark.parametrize("change", ["rejected", "merged"])
+def test_the_dispatch_areas_cap_cancel(any_db_app: Flask, change: str) -> None:
+    """With the dispatch area's real hook (after the merge): rejecting or merging a dispatched report cancels its
+    dispatch once and queues one CAP Cancel for the agency."""
+    from portal.models import OutboxMessage
+
+    outbox = pytest.importorskip("portal.dispatch.outbox")
+    if not hasattr(outbox, "on_incident_changed") or not hasattr(Agency, "cap_url"):
+        pytest.skip("the dispatch area (portal.dispatch.outbox.on_incident_changed) is not merged yet")
+    agency = make_agency()
+    agency.cap_url = "http://127.0.0.1:9/cap"
+    db.session.commit()
+    incident, other = make_incident(), make_incident()
+    lifecycle.dispatch(incident, [agency.id])
+    db.session.commit()
+    if change == "rejected":
+        lifecycle.reject(incident, "palsu")
+    else:
+        lifecycle.merge(incident, other)
+    db.session.commit()
+    assert [d.status for d in db.session.scalars(select(Dispatch))] == ["cancelled"]
+    cancels = [m for m in db.session.scalars(select(OutboxMessage)) if "<msgType>Cancel</msgType>" in m.payload]
+    assert len(cancels) == 1
+    assert kinds(incident).count("dispatch_status") == 1
