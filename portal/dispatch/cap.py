@@ -52,7 +52,7 @@ def alert_identifier(dispatch: Dispatch, city: str) -> str:
 
 
 def build(msg_type: str, *, incident: Incident, dispatch: Dispatch, agency: Agency, identifier: str, sender: str,
-          sent: dt.datetime, timezone: str, city: str, note: str = "") -> bytes:
+          sent: dt.datetime, timezone: str, city: str, note: str = "", status: str | None = None) -> bytes:
     """A CAP 1.2 ``<alert>`` for one agency, as UTF-8 XML bytes."""
     if msg_type not in MSG_TYPES:
         raise ValueError(f"unknown CAP msgType {msg_type!r}")
@@ -97,7 +97,7 @@ def build(msg_type: str, *, incident: Incident, dispatch: Dispatch, agency: Agen
     sub(info, "headline", _clean(f"{event}: {incident.address or incident.district or city}", 160))
     if incident.description:
         sub(info, "description", _clean(incident.description, 4000))
-    for name, value in (("dispatchId", str(dispatch.id)), ("dispatchStatus", dispatch.status),
+    for name, value in (("dispatchId", str(dispatch.id)), ("dispatchStatus", status or dispatch.status),
                         ("agency", agency.code), ("priority", str(incident.priority))):
         parameter = sub(info, "parameter")
         sub(parameter, "valueName", name)

@@ -70,6 +70,9 @@ def claim(claimer: str, now: dt.datetime, settings: Settings, limit: int = BATCH
     due = (select(OutboxMessage.id)
            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, free)
            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+    if db.session.scalar(due.with_only_columns(OutboxMessage.id).limit(1)) is None:
+        db.session.rollback()  # nothing due: no write (SQLite's one writer stays free for the portal)
+        return []
     if db.engine.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     lease_until = now + dt.timedelta(seconds=settings.outbox_lease_s)

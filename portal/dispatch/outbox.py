@@ -5,7 +5,8 @@
 - ``on_dispatch_changed(dispatch)``: the agency (or anyone) changed its status (``portal.agency.service.advance``
   calls it): webhook ``dispatch.updated`` and CAP Update (CAP Cancel when the dispatch was cancelled).
 - ``on_incident_changed(incident, change)``: the report was rejected or merged (``portal.incidents.lifecycle``
-  calls it): its open dispatches are cancelled, each with webhook ``dispatch.cancelled``, CAP Cancel, e-mail.
+  calls it, and cancels the dispatches): each open dispatch's agency gets webhook ``dispatch.cancelled``, CAP
+  Cancel and e-mail, once per dispatch.
 
 Nothing here commits: the caller's commit makes the change and its messages visible together, and ``pantau
 jobs`` delivers them (``portal/dispatch/delivery.py``). Each row carries a delivery id that never changes, so
@@ -23,7 +24,6 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal.dispatch import cap
-from portal.incidents.events import DISPATCH_STATUS, record_event
 from portal.models import db
 from portal.models.base import utcnow
 from portal.models.incident import Dispatch, Incident, OutboxMessage
@@ -45,7 +45,7 @@ def _iso(when: dt.datetime | None, timezone: str) -> str | None:
 
 
 def webhook_body(event: str, delivery_id: str, dispatch: Dispatch, incident: Incident, agency: Agency,
-                 settings: Settings, now: dt.datetime, reason: str = "") -> dict[str, Any]:
+                 settings: Settings, now: dt.datetime, reason: str = "", status: str | None = None) -> dict[str, Any]:
     tz = settings.timezone
     body: dict[str, Any] = {
         "event": event,
@@ -53,7 +53,7 @@ def webhook_body(event: str, delivery_id: str, dispatch: Dispatch, incident: Inc
         "created_at": _iso(now, tz),
         "agency": agency.code,
         "dispatch": {
-            "id": dispatch.id, "status": dispatch.status, "sla_due_at": _iso(dispatch.sla_due_at, tz),
+            "id": dispatch.id, "status": status or dispatch.status, "sla_due_at": _iso(dispatch.sla_due_at, tz),
             "acknowledged_at": _iso(dispatch.acknowledged_at, tz), "closed_at": _iso(dispatch.closed_at, tz),
         },
         "incident": {
@@ -84,7 +84,7 @@ def _row(kind: str, destination: str, content_type: str, payload: str, dispatch:
 
 
 def _email_text(msg_type: str, dispatch: Dispatch, incident: Incident, agency: Agency, settings: Settings,
-                reason: str) -> tuple[str, str]:
+                reason: str, status: str) -> tuple[str, str]:
     what = {"Alert": "Penugasan baru", "Update": "Perubahan penugasan", "Cancel": "Penugasan dibatalkan"}[msg_type]
     subject = f"[112 {settings.city_name}] {what} {incident.tracking_code} ({incident.category})"
     lines = [
@@ -94,7 +94,7 @@ def _email_text(msg_type: str, dispatch: Dispatch, incident: Incident, agency: A
         f"Lokasi: {incident.address or incident.district or '-'}"
         + (f" ({incident.latitude:.5f}, {incident.longitude:.5f})"
            if incident.latitude is not None and incident.longitude is not None else ""),
-        f"Status penugasan: {dispatch.status}",
+        f"Status penugasan: {status}",
         f"Batas waktu tanggapan (SLA): {_iso(dispatch.sla_due_at, settings.timezone) or '-'}",
         "", incident.description[:2000],
     ]
@@ -104,8 +104,10 @@ def _email_text(msg_type: str, dispatch: Dispatch, incident: Incident, agency: A
     return subject[:200], "\n".join(lines)
 
 
-def _messages(dispatch: Dispatch, msg_type: str, event: str, *, email: bool, reason: str = "") -> list[OutboxMessage]:
+def _messages(dispatch: Dispatch, msg_type: str, event: str, *, email: bool, reason: str = "",
+              status: str | None = None) -> list[OutboxMessage]:
     settings = _settings()
+    status = status or dispatch.status
     incident = db.session.get(Incident, dispatch.incident_id)
     agency = db.session.get(Agency, dispatch.agency_id)
     if incident is None or agency is None:
@@ -114,7 +116,7 @@ def _messages(dispatch: Dispatch, msg_type: str, event: str, *, email: bool, rea
     rows = []
     if agency.webhook_url:
         delivery_id = str(uuid.uuid4())
-        body = webhook_body(event, delivery_id, dispatch, incident, agency, settings, now, reason)
+        body = webhook_body(event, delivery_id, dispatch, incident, agency, settings, now, reason, status)
         rows.append(_row(WEBHOOK, agency.webhook_url, JSON_TYPE, json.dumps(body, ensure_ascii=False), dispatch,
                          agency.id, delivery_id, now))
     cap_xml: str | None = None
@@ -125,11 +127,12 @@ def _messages(dispatch: Dispatch, msg_type: str, event: str, *, email: bool, rea
                       "Cancel": f"{first}-cancel"}[msg_type]
         cap_xml = cap.build(msg_type, incident=incident, dispatch=dispatch, agency=agency, identifier=identifier,
                             sender=settings.cap_sender, sent=now if msg_type != "Alert" else dispatch.created_at,
-                            timezone=settings.timezone, city=settings.city_name, note=reason).decode()
+                            timezone=settings.timezone, city=settings.city_name, note=reason,
+                            status=status).decode()
         if agency.cap_url:
             rows.append(_row(CAP, agency.cap_url, cap.CONTENT_TYPE, cap_xml, dispatch, agency.id, delivery_id, now))
     if email and agency.email:
-        subject, text = _email_text(msg_type, dispatch, incident, agency, settings, reason)
+        subject, text = _email_text(msg_type, dispatch, incident, agency, settings, reason, status)
         payload = json.dumps({"subject": subject, "text": text, "cap": cap_xml}, ensure_ascii=False)
         rows.append(_row(EMAIL, agency.email, JSON_TYPE, payload, dispatch, agency.id, str(uuid.uuid4()), now))
     return rows
@@ -147,25 +150,36 @@ def on_dispatch_changed(dispatch: Dispatch) -> list[OutboxMessage]:
     """A dispatch's status changed: webhook and CAP Update (Cancel when it is cancelled); the caller commits."""
     db.session.flush()
     if dispatch.status == "cancelled":
+        if _cancel_sent(dispatch):
+            return []
         return _messages(dispatch, "Cancel", "dispatch.cancelled", email=True, reason=dispatch.note or "")
     return _messages(dispatch, "Update", "dispatch.updated", email=False, reason=dispatch.note or "")
 
 
+def _cancel_sent(dispatch: Dispatch) -> bool:
+    """Has this dispatch's Cancel been written already (a dispatch is cancelled once)?"""
+    for kind, payload in db.session.execute(select(OutboxMessage.kind, OutboxMessage.payload).where(
+            OutboxMessage.dispatch_id == dispatch.id, OutboxMessage.kind.in_((WEBHOOK, CAP)))):
+        if (kind == CAP and "<msgType>Cancel</msgType>" in payload) or \
+                (kind == WEBHOOK and '"event": "dispatch.cancelled"' in payload):
+            return True
+    return False
+
+
 def on_incident_changed(incident: Incident, change: str) -> list[OutboxMessage]:
-    """The report was rejected or merged: its open dispatches are cancelled, and each agency gets a CAP Cancel,
-    a ``dispatch.cancelled`` webhook and an e-mail (the caller commits)."""
+    """The report was rejected or merged: each agency holding an open dispatch for it (or one cancelled in this
+    same change) gets a CAP Cancel, a ``dispatch.cancelled`` webhook and an e-mail, once. Setting the dispatches'
+    status is the caller's (``portal.incidents.lifecycle`` cancels them); the caller commits."""
     if change not in CHANGES:
         return []
     db.session.flush()
     reason = "Laporan ditolak" if change == "rejected" else "Laporan digabung dengan laporan lain"
-    now = utcnow()
     rows: list[OutboxMessage] = []
-    open_ = db.session.scalars(select(Dispatch).where(Dispatch.incident_id == incident.id,
-                                                      Dispatch.status.notin_(CLOSED))).all()
-    for dispatch in open_:
-        dispatch.status = "cancelled"
-        dispatch.closed_at = now
-        record_event(incident, DISPATCH_STATUS, dispatch_id=dispatch.id, agency_id=dispatch.agency_id,
-                     status="cancelled", reason=change)
-        rows += _messages(dispatch, "Cancel", "dispatch.cancelled", email=True, reason=reason)
+    targets = db.session.scalars(select(Dispatch).where(Dispatch.incident_id == incident.id,
+                                                        Dispatch.status.notin_(("done", "rejected")))
+                                 .order_by(Dispatch.id)).all()
+    for dispatch in targets:
+        if not _cancel_sent(dispatch):
+            rows += _messages(dispatch, "Cancel", "dispatch.cancelled", email=True, reason=reason,
+                              status="cancelled")
     return rows

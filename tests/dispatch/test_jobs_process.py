@@ -26,13 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow]
 
 
-def jobs_process(app: Flask, tmp_path: Path, log_name: str) -> subprocess.Popen[bytes]:
+def jobs_process(app: Flask, tmp_path: Path, log_name: str, lease_s: int = 2) -> subprocess.Popen[bytes]:
     settings = app.config["PANTAU"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
     env.update({
         "PANTAU_ENV": "test", "PANTAU_SECRET_KEY": settings.secret_key, "PANTAU_DATABASE_URL": settings.database_url,
         "PANTAU_INSTANCE_PATH": settings.instance_path, "PANTAU_MEDIA_ROOT": settings.media_root,
-        "PANTAU_OUTBOX_LEASE_S": "2", "PANTAU_JOBS_INTERVAL_S": "0.1", "PANTAU_SMTP_PORT": "9",
+        "PANTAU_OUTBOX_LEASE_S": str(lease_s), "PANTAU_JOBS_INTERVAL_S": "0.1", "PANTAU_SMTP_PORT": "9",
         "PANTAU_OUTBOX_BACKOFF_BASE_S": "0.2", "PANTAU_OUTBOX_BACKOFF_MAX_S": "1",
     })
     log = open(tmp_path / log_name, "wb")  # noqa: SIM115
@@ -79,6 +79,26 @@ def killed_mid_delivery_and_restarted(app: Flask, tmp_path: Path) -> None:
     assert all(row.claimed_by is None and row.lease_until is None for row in rows())
 
 
+def two_jobs_processes_share_the_work(app: Flask, tmp_path: Path) -> None:
+    receiver = Receiver(secret=SECRET).start()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        add_agency(app, receiver.url, email="")
+        for _ in range(30):
+            dispatch_incident(add_incident())
+        db.session.commit()
+        # a lease longer than any batch takes here: a duplicate could only come from a shared claim
+        procs = [jobs_process(app, tmp_path, f"jobs-{n}.log", lease_s=60) for n in (1, 2)]
+        wait_for(lambda: all(row.status == "sent" for row in rows()), timeout=60, message="not all delivered")
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+        receiver.stop()
+    assert len(receiver.applied) == 60 and receiver.refused == []
+    assert len(receiver.received) == 60  # each message claimed by one process only: nothing sent twice
+
+
 def test_sigkill_mid_delivery_on_sqlite(tmp_path: Path) -> None:
     app = migrated_app(make_settings(tmp_path))
     with app.app_context():
@@ -122,3 +142,18 @@ def test_jobs_once_runs_delivery_escalation_and_the_footage_turn(app: Flask, mon
     assert len(turns) == 1  # the footage turn
     assert all(row.attempts == 1 for row in rows())  # delivery tried (nothing listens on port 9)
     assert db.session.get(Dispatch, dispatch_id).escalation_level == 1  # escalation turn
+
+
+def test_two_jobs_processes_never_send_one_message_twice_on_sqlite(tmp_path: Path) -> None:
+    app = migrated_app(make_settings(tmp_path))
+    with app.app_context():
+        try:
+            two_jobs_processes_share_the_work(app, tmp_path)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_jobs_processes_never_send_one_message_twice_on_postgres(pg_app: Flask, tmp_path: Path) -> None:
+    two_jobs_processes_share_the_work(pg_app, tmp_path)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from portal.dispatch import sealing, signing
 from portal.dispatch.outbox import on_dispatch_changed, on_incident_changed
 from portal.dispatch.service import dispatch_incident
-from portal.models import Dispatch, IncidentEvent, OutboxMessage, db
+from portal.models import Dispatch, OutboxMessage, db
 from tests.dispatch.conftest import SECRET, add_agency, add_incident
 from tests.support.receiver import cap_schema
 
@@ -85,19 +85,32 @@ def test_cap_alert_update_cancel_are_valid_private_and_in_city_offset(app: Flask
     assert json.loads(rows("webhook")[-1].payload)["dispatch"]["status"] == "acknowledged"
     assert len(rows("email")) == 1  # status changes go by webhook and CAP only
 
-    incident.status = "rejected"
+    incident.status = "rejected"  # as portal.incidents.lifecycle.reject does: notify, then cancel
     on_incident_changed(incident, "rejected")
+    dispatch.status = "cancelled"
     db.session.commit()
     cancel = valid_cap(rows("cap")[-1].payload)
     assert cancel.findtext("cap:msgType", namespaces=NS) == "Cancel"
     assert cancel.findtext("cap:identifier", namespaces=NS) == f"{identifier}-cancel"
-    assert db.session.get(Dispatch, dispatch.id).status == "cancelled"
-    assert json.loads(rows("webhook")[-1].payload)["event"] == "dispatch.cancelled"
+    assert cancel.findtext("cap:info/cap:urgency", namespaces=NS) == "Past"
+    body = json.loads(rows("webhook")[-1].payload)
+    assert body["event"] == "dispatch.cancelled" and body["dispatch"]["status"] == "cancelled"
     assert len(rows("email")) == 2
-    kinds = [e.kind for e in db.session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id))]
-    assert kinds.count("dispatch_status") == 1
-    # a second rejection finds nothing open: nothing more is sent
+    # a dispatch is cancelled once: again, or through its own status change, nothing more is written
     assert on_incident_changed(incident, "rejected") == []
+    assert on_dispatch_changed(dispatch) == []
+
+
+def test_a_dispatch_cancelled_by_its_own_change_gets_cap_cancel(app: Flask) -> None:
+    add_agency(app, "http://127.0.0.1:9")
+    dispatch = dispatch_incident(add_incident())[0]
+    db.session.commit()
+    dispatch.status, dispatch.note = "cancelled", "salah kirim"
+    messages = on_dispatch_changed(dispatch)
+    db.session.commit()
+    cap_row = next(m for m in messages if m.kind == "cap")
+    assert valid_cap(cap_row.payload).findtext("cap:note", namespaces=NS) == "salah kirim"
+    assert {m.kind for m in messages} == {"webhook", "cap", "email"}
 
 
 def test_merge_cancels_and_unknown_change_does_nothing(app: Flask) -> None:
