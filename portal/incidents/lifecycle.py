@@ -23,7 +23,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from sqlalchemy import select, update
 
-from portal.incidents.events import MERGED, NOTE, PRIORITY, REJECTED, VERIFIED, record_event
+from portal.incidents.events import DISPATCH_STATUS, MERGED, NOTE, PRIORITY, REJECTED, VERIFIED, record_event
 from portal.models import db
 from portal.models.audit import record
 from portal.models.base import utcnow
@@ -102,9 +102,13 @@ def _cancel_dispatches(incident: Incident) -> list[int]:
     cancelled = []
     for dispatch in db.session.scalars(select(Dispatch).where(Dispatch.incident_id == incident.id,
                                                               Dispatch.status.in_(OPEN_DISPATCH))):
+        before = dispatch.status
         dispatch.status = "cancelled"
         dispatch.closed_at = dispatch.closed_at or now
         cancelled.append(dispatch.id)
+        # every step of a dispatch is an event (the agency area writes the agencies' own; merged with issue10-agency)
+        record_event(incident, DISPATCH_STATUS, dispatch_id=dispatch.id, agency_id=dispatch.agency_id,
+                     **{"from": before}, status="cancelled", via="console")
     return cancelled
 
 
