@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_app(app)
     bounds.init_app(app)  # bounded <int:...> ids, before any route is added
 
-    from portal import admin, auth, console, dispatch, footage, open311, reports, stats
+    from portal import admin, agency, auth, console, dispatch, footage, open311, reports, stats
     from portal.auth import policy as access
     from portal.health import views as health
     from portal.media import views as media
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.init_app(app, policy)
     auth.csrf.exempt(worker_api.bp)  # machines with a bearer token, no cookies
     footage.init_app(app)
+    agency.init_app(app, policy)
     reports.init_app(app)
     console.init_app(app)
     errors.init_app(app)

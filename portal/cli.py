@@ -279,10 +279,11 @@ cli.add_command(audit)
 
 
 def _add_area_commands() -> None:
+    from portal.agency.cli import COMMANDS as AGENCY_COMMANDS
     from portal.footage.cli import COMMANDS
     from portal.ops import COMMANDS as OPS_COMMANDS
 
-    for command in [*COMMANDS, *OPS_COMMANDS]:
+    for command in (*COMMANDS, *OPS_COMMANDS, *AGENCY_COMMANDS):
         cli.add_command(command)
     from portal.dispatch.cli import jobs
 

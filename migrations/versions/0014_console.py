@@ -1,7 +1,7 @@
 """console: evidence saved to a 112 report (camera snapshots copied into the report's evidence store)
 
 Revision ID: 0014_console
-Revises: 0012_camera_status_reason
+Revises: 0013_reports
 """
 from alembic import op
 import sqlalchemy as sa

@@ -1,7 +1,7 @@
 """dispatch delivery: agencies' CAP address and URL, outbox delivery ids and leases, SLA escalation contacts
 
 Revision ID: 0015_dispatch
-Revises: 0013_reports
+Revises: 0014_console
 """
 from alembic import op
 import sqlalchemy as sa

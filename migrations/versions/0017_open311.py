@@ -1,14 +1,14 @@
 """Open311 GeoReport v2: posting clients (API keys hashed at rest) and the reports each one posted
 
 Revision ID: 0017_open311
-Revises: 0013_reports
+Revises: 0016_agency
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0017_open311'
-down_revision = '0015_dispatch'
+down_revision = '0016_agency'
 branch_labels = None
 depends_on = None
 

@@ -21,8 +21,9 @@ from flask.typing import ResponseReturnValue
 
 PUBLIC = "public"  # anyone, signed in or not
 WORKER = "worker"  # a transcoder worker holding its own credential (a machine, not a person)
+AGENCY_SYSTEM = "agency_system"  # an agency's own system holding its API token (portal.agency.api)
 STAFF_ROLES = ("operator", "agency", "police", "admin", "leadership")
-ALL_ROLES = (PUBLIC, *STAFF_ROLES, WORKER)
+ALL_ROLES = (PUBLIC, *STAFF_ROLES, WORKER, AGENCY_SYSTEM)
 ATTRIBUTE = "pantau_roles"
 
 F = TypeVar("F", bound=Callable[..., Any])

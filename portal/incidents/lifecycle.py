@@ -106,10 +106,10 @@ def _cancel_dispatches(incident: Incident) -> list[int]:
         dispatch.status = "cancelled"
         dispatch.closed_at = dispatch.closed_at or now
         cancelled.append(dispatch.id)
-        # every step of a dispatch is an event (the same shape as the agencies' own steps)
-        data: dict[str, Any] = {"dispatch_id": dispatch.id, "agency_id": dispatch.agency_id, "from": before,
-                                   "status": "cancelled", "via": "command_centre"}
-        record_event(incident, DISPATCH_STATUS, **data)
+        # every step of a dispatch is an event (the agency area writes the agencies' own; merged with issue10-agency)
+        step: dict[str, Any] = {"dispatch_id": dispatch.id, "agency_id": dispatch.agency_id, "from": before,
+                                "status": "cancelled", "via": "console"}
+        record_event(incident, DISPATCH_STATUS, **step)
     return cancelled
 
 

@@ -1,5 +1,6 @@
 """The data model of the whole mission; every table is created by an Alembic migration."""
 
+from portal.models.agency_api import AgencyCallback, AgencyToken
 from portal.models.audit import AuditEntry, AuditHead
 from portal.models.base import Base, db, utcnow
 from portal.models.camera import (
@@ -20,9 +21,10 @@ from portal.models.people import Agency, RecoveryCode, User
 from portal.models.report import ReportBlock, ReportOrigin, ReportPhoto
 
 __all__ = [
-    "Agency", "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
+    "Agency", "AgencyCallback", "AgencyToken",
+    "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
     "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "EscalationContact", "FootageExport",
-    "FootageRequest", "Incident", "IncidentEvent", "IncidentEvidence", "LegalHold", "OutboxMessage", "RecordingSegment",
-    "RecoveryCode", "ReportBlock", "ReportOrigin", "ReportPhoto", "ResidentHoldRequest", "RoutingRule", "User",
-    "Worker", "db", "utcnow",
+    "FootageRequest", "Incident", "IncidentEvent", "IncidentEvidence", "LegalHold", "OutboxMessage",
+    "RecordingSegment", "RecoveryCode", "ReportBlock", "ReportOrigin", "ReportPhoto", "ResidentHoldRequest",
+    "RoutingRule", "User", "Worker", "db", "utcnow",
 ]

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from portal.auth.policy import ALL_ROLES, PUBLIC, STAFF_ROLES, WORKER, allow, get_policy
+from portal.auth.policy import AGENCY_SYSTEM, ALL_ROLES, PUBLIC, STAFF_ROLES, WORKER, allow, get_policy
 from tests.conftest import login_as
 
 EVERYONE = frozenset(ALL_ROLES)  # an endpoint open to the public is open to every role
@@ -23,6 +23,7 @@ HEALTH = frozenset({"admin", "operator"})
 READERS = frozenset({"admin", "operator", "leadership", "agency", "police"})  # agency/police: own agency only
 POLICE = frozenset({"police"})
 STATS = frozenset({"admin", "operator", "leadership"})
+AGENCY = frozenset({"agency"})
 
 CONSOLE = frozenset({"operator", "admin"})  # the 112 console
 # "METHOD rule": the roles that get through the access check
@@ -160,6 +161,19 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /statistik": STATS,
     "GET /statistik.csv": STATS,
     "GET /statistik/peta.js": STATS,
+    # agencies: their staff's page (own agency's dispatches only), their systems' callback API, admins' tokens
+    "GET /instansi/": AGENCY,
+    "GET /instansi/<int:dispatch_id>": AGENCY,
+    "POST /instansi/<int:dispatch_id>/status": AGENCY,
+    "GET /instansi/<int:dispatch_id>/bukti/<int:evidence_id>.jpg": AGENCY,
+    "GET /api/agency/v1/openapi.json": EVERYONE,
+    "GET /api/agency/v1/dispatches": frozenset({AGENCY_SYSTEM}),
+    "GET /api/agency/v1/dispatches/<int:dispatch_id>": frozenset({AGENCY_SYSTEM}),
+    "POST /api/agency/v1/dispatches/<int:dispatch_id>/status": frozenset({AGENCY_SYSTEM}),
+    "POST /api/agency/v1/cap": frozenset({AGENCY_SYSTEM}),
+    "GET /admin/instansi-api/": ADMIN,
+    "POST /admin/instansi-api/": ADMIN,
+    "POST /admin/instansi-api/<int:token_id>/cabut": ADMIN,
     # reports from the public (issue 10): the form, its web app, tracking; photos and the blocklist for staff
     "GET /lapor": EVERYONE,
     "POST /lapor": EVERYONE,
@@ -271,3 +285,10 @@ def test_worker_api_without_a_credential_is_refused_in_json(app: Flask) -> None:
     client = app.test_client()
     login_as(client, "admin")  # a person, however senior, is not a worker
     assert client.post("/api/worker/v1/sync", json={}).status_code == 401
+
+
+def test_agency_api_takes_no_session_only_its_token(app: Flask) -> None:
+    client = app.test_client()
+    login_as(client, "agency")  # CSRF-exempt, so a browser's session must never work here
+    response = client.get("/api/agency/v1/dispatches")
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
