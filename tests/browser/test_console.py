@@ -161,3 +161,24 @@ def test_admin_adds_edits_and_switches_a_camera_while_a_player_is_open(serve: An
     finally:
         viewer_context.close()
         admin_context.close()
+
+
+def test_the_staff_top_bar_fits_a_phone(serve: Any, phone: Any) -> None:
+    """An admin has the most links (console, statistics, 112, footage, agency API, account): on a phone they
+    scroll inside the bar, the page itself never scrolls sideways, and every link can be reached."""
+    server = serve()
+    add_user(server, "admin", "sari")
+    sign_in(phone, server, "sari")
+    phone.wait_for_url(re.compile(r"^(?!.*/masuk)"))
+    for path in ("/akun", "/", "/kamera"):
+        phone.goto(server.url + path)
+        # (a phone widens its layout viewport to fit wide content, so compare with the screen, not innerWidth)
+        assert phone.evaluate("document.documentElement.scrollWidth <= screen.width"), path
+        links = phone.locator(".topbar nav a")
+        assert links.count() >= 6, path
+        last = links.nth(links.count() - 1)
+        last.scroll_into_view_if_needed()
+        expect(last).to_be_in_viewport()
+        first = links.nth(0)
+        first.scroll_into_view_if_needed()
+        expect(first).to_be_in_viewport()
