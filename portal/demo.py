@@ -75,6 +75,46 @@ def seed(clip: Path) -> int:
     return len(DEMO_CAMERAS)
 
 
+# Kendari's agencies (code, name, kind) and which categories each gets (routing rules, SLA minutes)
+DEMO_AGENCIES = (
+    ("polresta", "Polresta Kendari", "police", ("crime", "brawl", "accident", "missing_person"), 10),
+    ("damkar", "Damkar Kota Kendari", "fire", ("fire",), 5),
+    ("dinkes", "Dinas Kesehatan / PSC 119", "health", ("medical", "accident"), 10),
+    ("basarnas", "Basarnas Kendari", "search_rescue", ("missing_person", "disaster"), 15),
+    ("bpbd", "BPBD Kota Kendari", "disaster", ("disaster",), 15),
+    ("pln", "PLN UP3 Kendari", "electricity", ("city_problem",), 60),
+    ("satpolpp", "Satpol PP Kota Kendari", "public_order", ("brawl", "city_problem", "other"), 30),
+    ("dishub", "Dinas Perhubungan", "transport", ("accident",), 30),
+)
+# one account per role, all with the demo's staff password (var/demo/staff_password, made once)
+DEMO_STAFF = (("admin", "admin", None), ("operator", "operator", None), ("damkar", "agency", "damkar"),
+              ("polisi", "police", "polresta"), ("pimpinan", "leadership", None))
+
+
+def seed_112(password: str) -> bool:
+    """Agencies, routing rules and one account per role, once (a database with agencies is left alone), so the
+    demo's 112 side works at once: report on /lapor, take it in /konsol as operator, act on /instansi as damkar."""
+    from sqlalchemy import func, select
+
+    from portal.auth.accounts import create_user
+    from portal.models import Agency, RoutingRule, db
+
+    if db.session.scalar(select(func.count()).select_from(Agency)):
+        return False
+    agencies = {}
+    for code, name, kind, categories, sla in DEMO_AGENCIES:
+        agencies[code] = agency = Agency(code=code, name=name, kind=kind)
+        db.session.add(agency)
+        db.session.flush()
+        for category in categories:
+            db.session.add(RoutingRule(category=category, agency_id=agency.id, sla_minutes=sla))
+    for username, role, agency_code in DEMO_STAFF:
+        create_user(username, role=role, password=password, full_name=f"Petugas {role}",
+                    agency=agencies[agency_code] if agency_code else None)
+    db.session.commit()
+    return True
+
+
 def _evidence_key(path: Path) -> None:
     """The city's signing key for evidence manifests, made once (``pantau keys generate``)."""
     from portal.footage import evidence
@@ -109,9 +149,9 @@ def worker_credential(path: Path, name: str) -> Path:
     return path
 
 
-def _secret(path: Path) -> str:
+def _secret(path: Path, size: int = 32) -> str:
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
+        path.write_text(secrets.token_hex(size))
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -153,6 +193,8 @@ def demo(port: int, host: str, var_dir: str) -> None:
         added = seed(clip)
         _evidence_key(app.config["PANTAU"].evidence_key_path)
         worker_credential(var / "worker_credential", "demo-worker")
+        staff_password = _secret(var / "staff_password", 9)
+        seed_112(staff_password)
     click.echo(f"database ready ({added} demo cameras added)" if added else "database ready")
     env["PANTAU_FFMPEG"] = ffmpeg
     bindir = Path(sys.executable).parent
@@ -178,8 +220,10 @@ def demo(port: int, host: str, var_dir: str) -> None:
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"\nPantau is running: http://{host}:{port}/   (Ctrl-C stops everything)")
     pantau = Path(sys.executable).parent / "pantau"
-    click.echo(f"Staff console: http://{host}:{port}/masuk — make the first admin in another shell with\n"
-               f"  PANTAU_INSTANCE_PATH={var} {pantau} users create admin --role admin\n")
+    click.echo(f"Report to 112: http://{host}:{port}/lapor   Staff: http://{host}:{port}/masuk as "
+               + ", ".join(f"{name} ({role})" for name, role, _ in DEMO_STAFF)
+               + f"; the demo's staff password is in {var / 'staff_password'}\n"
+               f"  (more accounts: PANTAU_INSTANCE_PATH={var} {pantau} users create NAME --role ROLE)\n")
     try:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -33,3 +33,35 @@ def inside(lat: float, lon: float, area: tuple[tuple[float, float], ...] = KENDA
             result = not result
         j = i
     return result
+
+
+DISTRICT_RADIUS_M = 3000.0  # a camera this close names the district of a report that gives none
+
+
+def district_near(lat: float | None, lon: float | None, radius_m: float = DISTRICT_RADIUS_M) -> str:
+    """The district (kecamatan) of the nearest camera that names one, within ``radius_m``; '' when none does.
+
+    Admins give every camera its district, and cameras stand in every district, so the nearest camera's district
+    is the report's (for routing rules by district and the statistics) without a boundary file; a report far
+    from every camera keeps none and is routed by category alone."""
+    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
+        return ""
+    from sqlalchemy import select
+
+    from portal.models import db
+    from portal.models.camera import Camera
+
+    # a box around the point first (about radius_m each way), then the exact distance
+    dlat = radius_m / 111_000.0
+    dlon = radius_m / (111_000.0 * max(0.1, math.cos(math.radians(lat))))
+    rows = db.session.execute(select(Camera.latitude, Camera.longitude, Camera.district).where(
+        Camera.district != "", Camera.latitude.between(lat - dlat, lat + dlat),
+        Camera.longitude.between(lon - dlon, lon + dlon))).all()
+    best: tuple[float, str] | None = None
+    for clat, clon, district in rows:
+        if clat is None or clon is None:
+            continue
+        distance = distance_m(lat, lon, clat, clon)
+        if distance <= radius_m and (best is None or distance < best[0]):
+            best = (distance, district)
+    return best[1] if best else ""

@@ -287,7 +287,8 @@ def create_report(*, category: Any, description: Any, latitude: Any, longitude: 
     try:
         incident = Incident(tracking_code=_free_code(), category=category, description=description,
                             latitude=lat, longitude=lon, address=address, reporter_name=reporter_name,
-                            reporter_phone=phone, source=source, status="new")
+                            reporter_phone=phone, source=source, status="new",
+                            district=geo.district_near(lat, lon))
         db.session.add(incident)
         db.session.flush()
         db.session.add(ReportOrigin(incident_id=incident.id, remote_addr=addr, phone=phone, client_ref=client_ref,

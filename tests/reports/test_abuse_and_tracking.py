@@ -223,3 +223,31 @@ def test_reports_on_postgresql(any_db_app: Flask) -> None:
     with pytest.raises(ReportRejected):
         with any_db_app.test_request_context("/"):
             create_report(category="fire", description="x" * 2001, latitude=-3.99, longitude=122.5)
+
+
+def test_a_report_takes_the_district_of_the_nearest_camera_and_is_routed_by_it(any_db_app: Flask) -> None:
+    """Routing rules by district and the statistics by district need the report's district: the nearest
+    camera's (within 3 km), none when no camera is near."""
+    from tests.conftest import add_camera
+
+    add_camera(name="Pasar Baruga", latitude=-4.030, longitude=122.500, district="Baruga")
+    add_camera(name="Tugu MTQ", latitude=-3.975, longitude=122.520, district="Kadia")
+    add_camera(name="Tanpa kecamatan", latitude=-4.029, longitude=122.501, district="")
+    fire_all = Agency(code="damkar", name="Damkar Kota")
+    fire_baruga = Agency(code="damkar-baruga", name="Pos Damkar Baruga")
+    db.session.add_all([fire_all, fire_baruga])
+    db.session.flush()
+    db.session.add_all([RoutingRule(category="fire", agency_id=fire_all.id),
+                        RoutingRule(category="fire", district="Baruga", agency_id=fire_baruga.id)])
+    db.session.commit()
+    with any_db_app.test_request_context("/"):
+        near_baruga = create_report(category="fire", description="Asap tebal dari ruko", latitude=-4.028,
+                                    longitude=122.502, remote_addr="127.0.0.7")
+        near_kadia = create_report(category="fire", description="Api di tempat sampah", latitude=-3.976,
+                                   longitude=122.521, remote_addr="127.0.0.8")
+        far = create_report(category="fire", description="Kebakaran lahan kosong", latitude=-4.06,
+                            longitude=122.60, remote_addr="127.0.0.9")
+    assert (near_baruga.district, near_kadia.district, far.district) == ("Baruga", "Kadia", "")
+    assert {d.agency_id for d in dispatch_incident(near_baruga)} == {fire_all.id, fire_baruga.id}
+    assert {d.agency_id for d in dispatch_incident(near_kadia)} == {fire_all.id}
+    db.session.commit()
