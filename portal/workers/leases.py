@@ -72,7 +72,10 @@ def bridge_outage(now: dt.datetime, quiet_s: float) -> dt.timedelta | None:
         if last is None or (now - last).total_seconds() <= quiet_s:
             return None
     gap = now - last
-    for lease in db.session.scalars(select(CameraLease).where(CameraLease.expires_at >= last)):
+    leases = db.session.scalars(select(CameraLease).where(CameraLease.expires_at >= last)).all()
+    if not leases:  # nothing was running (a new system: its workers were never seen): nothing to bridge
+        return None
+    for lease in leases:
         lease.expires_at = lease.expires_at + gap  # the time it had left when the silence began
     db.session.flush()
     return gap

@@ -291,3 +291,17 @@ def test_after_a_portal_outage_expired_leases_wait_for_their_holder(client: Flas
     db.session.get(CameraLease, cam.id).expires_at = past - dt.timedelta(seconds=1)
     db.session.commit()
     assert [c["id"] for c in sync(client, "w2").json["cameras"]] == [cam.id]
+
+
+def test_a_new_systems_first_sync_is_not_an_outage(client: FlaskClient) -> None:
+    """A worker that was never seen (just issued its credential) and no leases: nothing to bridge (and no
+    warning about a portal that was 'down for ten years')."""
+    from portal.workers.leases import bridge_outage
+
+    add_camera()
+    _auth("w9")  # its credential issued: a worker row, never seen
+    assert db.session.query(Worker).filter_by(name="w9").one().last_seen_at < dt.datetime.now(dt.UTC) - \
+        dt.timedelta(days=365)
+    assert bridge_outage(dt.datetime.now(dt.UTC), quiet_s=15) is None
+    db.session.rollback()
+    assert len(sync(client, "w9").json["cameras"]) == 1
