@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bench
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,7 +35,7 @@ def children(pid: int) -> list[int]:
 
 
 @dataclass
-class DeliveryStack:
+class DeliveryStack(bench.Stack):
     cameras: int = 1
     tmp: Path | None = None
     media_root: Path | None = None
@@ -191,12 +193,3 @@ class DeliveryStack:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> DeliveryStack:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bench
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -31,7 +33,7 @@ class StackConfig:
 
 
 @dataclass
-class Stack:
+class Stack(bench.Stack):
     config: StackConfig
     tmp: Path | None = None
     url: str = ""
@@ -187,15 +189,6 @@ class Stack:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> Stack:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _ffmpeg_under(media_root: Path) -> list[int]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bench
 from bench.soak.postgres import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ class Camera:
 
 
 @dataclass
-class SoakStack:
+class SoakStack(bench.Stack):
     config: SoakConfig
     frozen: set[int] = field(default_factory=set)  # camera numbers that get a freezable proxy
     tmp: Path = Path()
@@ -462,15 +463,6 @@ class SoakStack:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> SoakStack:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _stop(proc: subprocess.Popen[bytes] | None, signum: int, timeout: float) -> None:

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bench
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN, PASSWORD = "bench-admin", "bench-toggle-sandi-9"
 
 
 @dataclass
-class ToggleStack:
+class ToggleStack(bench.Stack):
     cameras: int = 2
     tmp: Path | None = None
     media_root: Path | None = None
@@ -160,12 +162,3 @@ class ToggleStack:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> ToggleStack:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
