@@ -15,8 +15,10 @@ CAMERA_FIELDS = ("id", "key", "source_url", "substream_url", "recording", "audio
 STATUS_FIELDS = ("id", "state", "status", "reason", "error", "stderr_tail", "bitrate_kbps", "fps", "codec",
                  "width", "height", "last_segment_at", "restarts_last_hour")
 
-SYNC_INTERVAL_S = 5
-LEASE_SECONDS = 30
+# A sync every 2 s: a camera freed by a worker that left is taken by another within about one interval. A worker
+# that vanishes without a word (its machine lost power) loses its cameras when its lease runs out.
+SYNC_INTERVAL_S = 2
+LEASE_SECONDS = 15
 # A worker that cannot reach the portal (connection refused, timeout, 5xx) keeps its cameras running and
 # recording this long past its lease; a reply that takes the cameras away stops them at once.
 LEASE_GRACE_S = 600
@@ -26,7 +28,7 @@ REFUSED_STATUS_CODES = (401, 403)
 # -- Legal holds and export jobs (added in API version 1, revision 2: docs/worker-api.md "Holds and exports") --
 # Both fields are optional both ways: a worker that does not know them ignores them, and a portal that sends
 # none gets none back.
-API_REVISION = 3  # 2: holds and exports; 3: worker.media_url
+API_REVISION = 4  # 2: holds and exports; 3: worker.media_url; 4: worker.leaving
 
 # The reply's ``holds``: every active legal hold of every camera (a worker's disk may hold footage of cameras
 # it no longer runs), as time spans; the worker never deletes a segment whose time overlaps one of them.
@@ -62,3 +64,13 @@ SEGMENT_FIELDS = ("camera_id", "start", "end", "bytes", "path", "init_bytes")
 # The media node's nginx names itself in its access checks with this header (its own PANTAU_MEDIA_URL), so the
 # portal refuses a camera that the node no longer runs (a stale folder is never served as live).
 MEDIA_NODE_HEADER = "X-Pantau-Media-Node"
+
+# -- Leaving (API version 1, revision 4: docs/worker-api.md "Leaving") --
+# The request's ``worker.leaving: true``: this worker is going away (its last sync at a clean stop, or the farewell
+# its watcher process sends when the worker died, even by SIGKILL). The portal stores the segments it carries, then
+# releases every lease of the worker at once, so the other workers take its cameras on their next sync instead of
+# when the leases run out; the worker no longer counts as live until it syncs again.
+# A segment of a camera that moved away is still accepted from the worker that recorded it when it continues that
+# worker's own recording (starts within CONTINUATION_S of the end of its last indexed segment of the camera), so a
+# worker that comes back after a crash hands over the footage its killed ffmpeg left behind.
+CONTINUATION_S = 180

@@ -96,6 +96,27 @@ def collect(paths: MediaPaths, *, final: bool) -> list[Segment]:
     return found
 
 
+def leftovers(root: Path, running: Collection[int], quiet_s: float, now: float) -> list[Segment]:
+    """Recordings that ffmpeg processes of cameras this worker no longer runs left in ``incoming/`` (the worker or
+    its ffmpeg was killed, and the camera went to another worker meanwhile): collected once no file there changed
+    for ``quiet_s`` (so a folder another process still writes into is left alone), for the portal's index."""
+    found: list[Segment] = []
+    try:
+        cameras = [e for e in os.scandir(root / "recordings") if e.name.isdigit() and int(e.name) not in running]
+    except FileNotFoundError:
+        return found
+    for entry in cameras:
+        paths = MediaPaths(root, "", int(entry.name))
+        try:
+            files = [f for f in os.scandir(paths.incoming_dir) if f.name.endswith(".mp4")]
+            if not files or any(now - f.stat().st_mtime < quiet_s for f in files):
+                continue
+        except FileNotFoundError:
+            continue
+        found += collect(paths, final=True)
+    return found
+
+
 def discard_incoming(paths: MediaPaths) -> list[str]:
     """Delete what a run that never made a live segment left in ``incoming/`` (a frame or two): not footage."""
     removed: list[str] = []

@@ -32,13 +32,15 @@ from transcoder.holds import HoldList
 from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
 from transcoder.process import ProcessFactory, start_ffmpeg
-from transcoder.recordings import DiskGuard, Segment, collect, discard_incoming
+from transcoder.recordings import DiskGuard, Segment, collect, discard_incoming, leftovers
 from transcoder.snapshots import PriorityPool, Snapshotter
 from transcoder.status import camera_report
 from transcoder.sync import SyncSession
 
 log = logging.getLogger("pantau.transcoder")
 HOLD_SLACK_S = 15.0  # a recording segment may run past its nominal length by up to a keyframe interval
+LEFTOVER_EVERY_S = 10.0  # how often to look for recordings a killed ffmpeg left of a camera that moved away
+LEFTOVER_QUIET_S = 15.0  # ... once nothing wrote into them for this long
 
 
 class Worker:
@@ -74,6 +76,8 @@ class Worker:
         self._export_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
         self.exports = Exporter(config.media_root, self.ffmpeg, self._export_pool, clock=clock)
         self._export_receipt: tuple[list[int], int] = ([], 0)
+        self._leftovers_at = 0.0
+        self.left = False  # the last sync at shutdown told the portal this worker is leaving, and it answered
 
     # -- cameras --
 
@@ -171,6 +175,9 @@ class Worker:
                                   if c.state is State.RUNNING))
         self.sync.pending_deleted.extend(
             self.archive.step(now, lambda: [(c.spec.id, c.spec.retention_days) for c in self.cameras.values()]))
+        if now >= self._leftovers_at:
+            self._leftovers_at = now + LEFTOVER_EVERY_S
+            self._take(leftovers(self.config.media_root, set(self.cameras), LEFTOVER_QUIET_S, time.time()))
         receipt = self._export_receipt  # what the sync in flight carried (one in flight at a time)
         answer = self.sync.step(now, lambda: self.body(now), stopping=self.stopping.is_set())
         if answer is not None:
@@ -214,7 +221,7 @@ class Worker:
 
     # -- sync --
 
-    def body(self, now: float) -> dict[str, Any]:
+    def body(self, now: float, leaving: bool = False) -> dict[str, Any]:
         for camera in self.cameras.values():
             if camera.proc is not None:
                 self._take(collect(self._paths(camera.spec), final=False))
@@ -228,6 +235,7 @@ class Worker:
                 "disk_total_bytes": report.total_bytes or None, "disk_guard_active": self.guard_active,
                 "health": self.figures.health(),
                 "media_url": self.config.media_url,
+                **({"leaving": True} if leaving else {}),
             },
             "cameras": [camera_report(c, self.config.media_root, now) for c in self.cameras.values()
                         if c.want_running],
@@ -305,7 +313,9 @@ class Worker:
                 camera.proc.kill()
         self.sync.wait(self.config.http_timeout_s)  # the final sync below resends what this one carried
         try:
-            self.client.sync(self.body(self.clock()))  # hand over the last segments
+            # hand over the last segments, and the cameras: the other workers take them on their next sync
+            self.client.sync(self.body(self.clock(), leaving=True))
+            self.left = True
         except SyncError as exc:
             log.warning("final sync failed: %s", exc)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -339,7 +349,15 @@ def main(argv: list[str] | None = None) -> int:
                                      "(configured by PANTAU_* environment variables).")
     parser.add_argument("--check", action="store_true", help="check this worker's configuration, ffmpeg, media "
                         "folder and the portal's answer to its credential; exit 1 on a problem")
+    parser.add_argument("--farewell", action="store_true", help="tell the portal this worker is gone, so the other "
+                        "workers take its cameras at once (the systemd unit's ExecStopPost); exit 1 if it could not")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.farewell:
+        from transcoder import farewell as last_word
+
+        install_log_redaction()
+        logging.basicConfig(level="INFO", format="%(levelname)s %(name)s: %(message)s")
+        return last_word.say(retry_for_s=10.0)
     if args.check:
         from transcoder.check import report, run_checks
 
@@ -361,4 +379,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    return worker.run()
+    from transcoder import farewell
+
+    watcher = farewell.start()  # speaks for this worker if it dies without a word (SIGKILL, OOM)
+    try:
+        return worker.run()
+    finally:
+        if watcher is not None:
+            watcher.done(worker.left)

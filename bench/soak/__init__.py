@@ -24,6 +24,7 @@ from bench.soak import measure, schedule
 from bench.soak.load import ReportBurst, Sampler, ViewerBurst
 from bench.soak.schedule import Fault, Plan
 from bench.soak.stack import SoakConfig, SoakStack, ffmpeg_pids, jobs_available, reports_available
+from contract import worker_api
 
 ONLY_WHEN_NAMED = True  # `python -m bench` alone (make bench) leaves the soak out
 GOALS: dict[str, dict[str, float]] = {
@@ -167,7 +168,7 @@ class Runner:
         self.note("postgres_up", down_s=round(time.time() - self._pg_began, 2))
 
     def _viewers(self, f: Fault) -> None:
-        burst = ViewerBurst(self.stack.nginx_url, [(c.id, c.key) for c in self.stack.cameras], f.count, f.duration_s)
+        burst = ViewerBurst(self.stack.nginx_url, [c.id for c in self.stack.cameras], f.count, f.duration_s)
         self.bursts.append(burst.start())
         self._window(schedule.VIEWER_BURST, time.time(), time.time() + f.duration_s)
         self.note(schedule.VIEWER_BURST, viewers=f.count, duration_s=f.duration_s)
@@ -276,7 +277,7 @@ def run(minutes: float | None = None, cameras: int | None = None, seed: int = 13
         warmup_s += wait_live(stack)
         t0 = time.time()
         stack.put_hold(t0 - 60, t0 + 0.3 * duration)  # early: the first third of the run, and the minute before
-        sampler = Sampler([stack.playlist_url(c.number) for c in stack.cameras], config.sample_interval_s).start()
+        sampler = Sampler([stack.status_url(c.number) for c in stack.cameras], config.sample_interval_s).start()
         runner = Runner(stack, plan)
         try:
             runner.run(t0)
@@ -290,7 +291,7 @@ def run(minutes: float | None = None, cameras: int | None = None, seed: int = 13
         stack.stop_workers()
         orphans = _settle(lambda: len(ffmpeg_pids(stack.media_root)), 10.0)
         segments = stack.segments()
-        present = {str(p.relative_to(stack.media_root)) for p in (stack.media_root / "recordings").glob("*/*/*.mp4")}
+        present = stack.recordings_on_disk()
         access = measure.access_entries(stack.access_log())
         figures = _figures(stack, plan, runner, sampler, segments, present, access, t0, end, orphans, bursts)
         if reports is not None:
@@ -349,6 +350,7 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
         gaps = measure.recording_gaps(spans, outages, t0, end, GAP_ALLOWANCE_S)
         for gap in gaps:
             gap["camera"] = cam.number
+            gap["at_s"] = round(gap["start"] - t0, 1)
             gap["during"] = _faults_during(runner.windows, gap["start"], gap["end"])
         all_gaps += gaps
         if avail["availability"] is not None:
@@ -418,8 +420,11 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
                      "portal": "gunicorn -w 2 behind the project's nginx (PANTAU_ENV=production)",
                      "portal_restart": "SIGTERM to gunicorn, then a new gunicorn on the same port",
                      "postgres_restart": "pg_ctl stop -m fast, down for the planned seconds, pg_ctl start",
-                     "media": "both workers share one media folder, the one nginx serves",
-                     "portal_defaults": "sync 5 s, lease 30 s, 1 s HLS segments, 60 s recording segments",
+                     "media": "each worker on a media node of its own: its own media folder served by its own nginx "
+                              "(nginx/media-node.conf.template, PANTAU_MEDIA_URL); viewers and the sampler follow "
+                              "each camera to its node through /kamera/<id>/status.json (hls_url), as the player does",
+                     "portal_defaults": f"sync {worker_api.SYNC_INTERVAL_S} s, lease {worker_api.LEASE_SECONDS} s, "
+                                        "1 s HLS segments, 60 s recording segments",
                      "clip": "640x360 25 fps H.264, 1 s GOP, GStreamer RTSP simulator"},
         "spread": "one run; each availability figure is the spread over cameras (min, p50, mean, per camera)",
     }

@@ -15,12 +15,38 @@ from requests.adapters import HTTPAdapter
 
 from bench.soak.measure import Sample, newest_segment
 
+FOLLOW_EVERY_S = 2.5  # the player's status poll while playing (static/js/player.js POLL_PLAYING_MS)
+
+
+class Follower:
+    """Where one camera's live playlist is now, as an open player learns it: its ``status.json`` (``hls_url``, on
+    the media node that runs the camera) every ``FOLLOW_EVERY_S``; the last known address while the portal is away."""
+
+    def __init__(self, status_url: str) -> None:
+        self.status_url = status_url
+        self.hls_url: str | None = None
+        self.next_at = 0.0
+
+    def url(self, session: requests.Session) -> str | None:
+        now = time.monotonic()
+        if now >= self.next_at or self.hls_url is None:
+            self.next_at = now + FOLLOW_EVERY_S
+            try:
+                answer = session.get(self.status_url, timeout=2)
+                if answer.status_code == 200:
+                    self.hls_url = str(answer.json()["hls_url"])
+            except (requests.RequestException, ValueError, KeyError, TypeError):
+                pass
+        return self.hls_url
+
 
 class Sampler:
-    """Every ``interval_s``, GET each camera's playlist (one keep-alive session per camera, 2 s timeout)."""
+    """Every ``interval_s``, GET each camera's playlist where it runs now (one keep-alive session per camera, 2 s
+    timeout), following it from node to node as the player does (:class:`Follower`)."""
 
-    def __init__(self, urls: Sequence[str], interval_s: float = 1.0) -> None:
-        self.urls = list(urls)
+    def __init__(self, status_urls: Sequence[str], interval_s: float = 1.0) -> None:
+        self.followers = [Follower(u) for u in status_urls]
+        self.urls = list(status_urls)
         self.interval_s = interval_s
         self.samples: list[list[Sample]] = [[] for _ in self.urls]
         self._sessions = [requests.Session() for _ in self.urls]
@@ -35,8 +61,12 @@ class Sampler:
 
     def _one(self, index: int) -> None:
         began = time.time()
+        url = self.followers[index].url(self._sessions[index])
+        if url is None:
+            self.samples[index].append(Sample(began, None, None))
+            return
         try:
-            answer = self._sessions[index].get(self.urls[index], timeout=2)
+            answer = self._sessions[index].get(url, timeout=2)
             newest = newest_segment(answer.text) if answer.status_code == 200 else None
             sample = Sample(began, answer.status_code, newest)
         except requests.RequestException:
@@ -67,11 +97,12 @@ class Sampler:
 
 class ViewerBurst:
     """``count`` public viewers for ``duration_s``: each opens the home page, the list, a camera's page and the
-    GeoJSON, then watches that camera (its playlist and newest segment every second)."""
+    GeoJSON, then watches that camera where it runs now (its playlist and newest segment every second, its status
+    every few seconds, as the player does)."""
 
-    def __init__(self, base_url: str, cameras: Sequence[tuple[int, str]], count: int, duration_s: float) -> None:
+    def __init__(self, base_url: str, cameras: Sequence[int], count: int, duration_s: float) -> None:
         self.base_url = base_url
-        self.cameras = list(cameras)  # (camera id, media key)
+        self.cameras = list(cameras)  # camera ids
         self.count = count
         self.duration_s = duration_s
         self.statuses: Counter[str] = Counter()
@@ -86,9 +117,9 @@ class ViewerBurst:
             else:
                 self.statuses[str(status)] += 1
 
-    def _get(self, session: requests.Session, path: str) -> requests.Response | None:
+    def _get(self, session: requests.Session, path: str, absolute: bool = False) -> requests.Response | None:
         try:
-            answer = session.get(self.base_url + path, timeout=10)
+            answer = session.get(path if absolute else self.base_url + path, timeout=10)
         except requests.RequestException:
             self._note(None)
             return None
@@ -96,15 +127,17 @@ class ViewerBurst:
         return answer
 
     def _viewer(self, n: int, until: float) -> None:
-        cam_id, key = self.cameras[n % len(self.cameras)]
+        cam_id = self.cameras[n % len(self.cameras)]
+        follower = Follower(f"{self.base_url}/kamera/{cam_id}/status.json")
         with requests.Session() as session:
             for path in ("/", "/kamera", f"/kamera/{cam_id}", "/api/v1/cameras.geojson"):
                 self._get(session, path)
             while time.monotonic() < until:
-                answer = self._get(session, f"/media/hls/{key}/index.m3u8")
+                playlist = follower.url(session)
+                answer = self._get(session, playlist, absolute=True) if playlist else None
                 newest = newest_segment(answer.text) if answer is not None and answer.status_code == 200 else None
-                if newest is not None:
-                    self._get(session, f"/media/hls/{key}/{newest}")
+                if playlist and newest is not None:
+                    self._get(session, playlist.rsplit("/", 1)[0] + "/" + newest, absolute=True)
                 time.sleep(1.0)
 
     def start(self) -> ViewerBurst:

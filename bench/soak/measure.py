@@ -152,7 +152,7 @@ def server_errors(entries: Iterable[tuple[float, str, str, int]], start: float, 
     by_status: Counter[str] = Counter()
     by_window: Counter[str] = Counter()
     total = requests = 0
-    first: list[str] = []
+    each: list[dict[str, Any]] = []
     for when, method, path, status in entries:
         if not (start <= when <= end):
             continue
@@ -164,10 +164,11 @@ def server_errors(entries: Iterable[tuple[float, str, str, int]], start: float, 
         by_status[str(status)] += 1
         hit = [name for name, spans in (windows or {}).items() if any(a <= when <= b for a, b in spans)]
         by_window["+".join(sorted(hit)) if hit else "outside_faults"] += 1
-        if len(first) < 10:
-            first.append(f"{when:.0f} {status} {method} {path[:80]}")
+        if len(each) < 500:
+            each.append({"at_s": round(when - start, 1), "status": status, "method": method, "url": path[:120],
+                         "during": sorted(hit)})
     return {"requests": requests, "total": total, "by_class": dict(by_class), "by_status": dict(by_status),
-            "by_fault_window": dict(by_window), "first": first}
+            "by_fault_window": dict(by_window), "each": each}
 
 
 def held_deleted(held: Iterable[str], present: Iterable[str]) -> list[str]:

@@ -1,7 +1,9 @@
 """The system the soak runs against, as a new deployment would run it, all on loopback: a PostgreSQL of its own,
-the portal under gunicorn, the project's nginx in front, two transcoder workers sharing one media folder (the one
-nginx serves), the jobs process when the portal has one, and simulated RTSP cameras (some behind a proxy that can
-freeze them). Each piece can be killed and started again; :meth:`SoakStack.close` stops everything."""
+the portal under gunicorn, the project's nginx in front, two transcoder workers on media nodes of their own (each
+its own media folder, served by its own nginx from nginx/media-node.conf.template, named to the portal in the sync
+as a real deployment with media nodes does), the jobs process when the portal has one, and simulated RTSP cameras
+(some behind a proxy that can freeze them). Each piece can be killed and started again; :meth:`SoakStack.close`
+stops everything."""
 
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ class SoakConfig:
 
 REPORT_SECRET = "whsec_soak-shared-secret"
 TEMPLATE = ROOT / "nginx" / "pantau.conf.template"
+MEDIA_NODE_TEMPLATE = ROOT / "nginx" / "media-node.conf.template"
 STALE_AFTER = "proxy_cache_lock on;"  # its first use is in the media access check (/_pantau_auth)
 STALE_LINE = "proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;"
 
@@ -96,7 +99,10 @@ class SoakStack(bench.Stack):
     config: SoakConfig
     frozen: set[int] = field(default_factory=set)  # camera numbers that get a freezable proxy
     tmp: Path = Path()
-    media_root: Path = Path()
+    media_root: Path = Path()  # the parent of every node's folder (and the portal's own, unused, media root)
+    node_roots: dict[str, Path] = field(default_factory=dict)  # worker name -> its node's media folder
+    node_urls: dict[str, str] = field(default_factory=dict)  # worker name -> its node's public media address
+    nodes: dict[str, Any] = field(default_factory=dict)  # worker name -> its node's nginx
     cameras: list[Camera] = field(default_factory=list)
     nginx_url: str = ""
     gunicorn_port: int = 0
@@ -138,6 +144,9 @@ class SoakStack(bench.Stack):
         for number in sorted(self.frozen):
             self.proxies[number] = FreezableProxy(("127.0.0.1", self.sim.port))
         secret_key = "soak-" + os.urandom(16).hex()
+        for worker in cfg.workers:
+            self.node_urls[worker] = f"http://127.0.0.1:{free_port()}"
+        cfg.portal_settings.setdefault("media_origins", ",".join(self.node_urls.values()))
         self.jobs = jobs_available()
         self.reports = self.jobs and reports_available()
         if self.reports:
@@ -156,6 +165,9 @@ class SoakStack(bench.Stack):
         for name in ("alembic", "werkzeug"):
             logging.getLogger(name).setLevel(logging.WARNING)
         self.media_root = settings.media_path
+        for worker in cfg.workers:
+            self.node_roots[worker] = self.media_root / worker
+            self.node_roots[worker].mkdir(parents=True, exist_ok=True)
         with self.app.app_context():
             for number in range(1, cfg.cameras + 1):
                 name = self.sim.name(number)
@@ -201,6 +213,11 @@ class SoakStack(bench.Stack):
             template.write_text(text)
         self.web = NginxServer(upstream=f"127.0.0.1:{self.gunicorn_port}", media_root=self.media_root,
                                runtime_dir=self.tmp / "nginx", port=nginx_port, template=template).start()
+        for worker in cfg.workers:
+            self.nodes[worker] = NginxServer(
+                upstream=f"127.0.0.1:{self.gunicorn_port}", media_root=self.node_roots[worker],
+                runtime_dir=self.tmp / f"nginx-{worker}", port=int(self.node_urls[worker].rsplit(":", 1)[1]),
+                template=MEDIA_NODE_TEMPLATE, media_node_url=self.node_urls[worker]).start()
         if self.jobs:
             self.start_jobs()
         for worker in cfg.workers:
@@ -290,7 +307,8 @@ class SoakStack(bench.Stack):
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")},
             "PANTAU_PORTAL_URL": self.nginx_url, "PANTAU_WORKER_CREDENTIAL": self.credentials[name],
-            "PANTAU_MEDIA_ROOT": str(self.media_root), "PANTAU_WORKER_NAME": name,
+            "PANTAU_MEDIA_ROOT": str(self.node_roots[name]), "PANTAU_MEDIA_URL": self.node_urls[name],
+            "PANTAU_WORKER_NAME": name,
             "PANTAU_WORKER_METRICS": f"127.0.0.1:{free_port()}", "PYTHONUNBUFFERED": "1", **extra,
         }
         with self._log(f"worker-{name}") as sink:
@@ -344,8 +362,15 @@ class SoakStack(bench.Stack):
                 pass
         return len(pids)
 
+    def status_url(self, number: int) -> str:
+        """What an open player polls to learn where the camera runs now (its ``hls_url`` on a media node)."""
+        return f"{self.nginx_url}/kamera/{self.camera(number).id}/status.json"
+
     def playlist_url(self, number: int) -> str:
-        return f"{self.nginx_url}/media/hls/{self.camera(number).key}/index.m3u8"
+        """The camera's live playlist where it runs now (asked of the portal, as the player asks)."""
+        import requests
+
+        return str(requests.get(self.status_url(number), timeout=5).json()["hls_url"])
 
     # -- the database --
 
@@ -396,16 +421,22 @@ class SoakStack(bench.Stack):
     def held_files_on_disk(self) -> set[str]:
         """Recording files on disk (relative paths) whose time overlaps a hold span."""
         found = set()
-        for cam_id, start, end in self.hold_spans:
-            for file in (self.media_root / "recordings" / str(cam_id)).glob("[0-9]*/*.mp4"):
+        for (cam_id, start, end), root in ((span, root) for span in self.hold_spans
+                                           for root in self.node_roots.values()):
+            for file in (root / "recordings" / str(cam_id)).glob("[0-9]*/*.mp4"):
                 try:
                     began = dt.datetime.strptime(file.parent.name + file.name[:6], "%Y%m%d%H%M%S")
                     last = file.stat().st_mtime
                 except (ValueError, OSError):
                     continue
                 if began.replace(tzinfo=dt.UTC).timestamp() <= end and last >= start:
-                    found.add(str(file.relative_to(self.media_root)))
+                    found.add(str(file.relative_to(root)))
         return found
+
+    def recordings_on_disk(self) -> set[str]:
+        """Every recording file on any node, relative to its node's media folder (as the index names them)."""
+        return {str(p.relative_to(root)) for root in self.node_roots.values()
+                for p in (root / "recordings").glob("*/*/*.mp4")}
 
     # -- logs --
 
@@ -416,7 +447,8 @@ class SoakStack(bench.Stack):
             return ""
 
     def access_log(self) -> str:
-        return str(self.web.access_log()) if self.web is not None else ""
+        """The front door's access log and every media node's."""
+        return "".join(str(web.access_log()) for web in (self.web, *self.nodes.values()) if web is not None)
 
     # -- stop --
 
@@ -436,6 +468,9 @@ class SoakStack(bench.Stack):
         if self.web is not None:
             self.web.close()
             self.web = None
+        for node in self.nodes.values():
+            node.close()
+        self.nodes = {}
         self.stop_portal()
         for proxy in self.proxies.values():
             proxy.close()
@@ -454,7 +489,8 @@ class SoakStack(bench.Stack):
         if self._tmpdir is not None:
             if self.config.keep:
                 kept = Path(tempfile.mkdtemp(prefix="pantau-soak-kept-"))
-                for name in ("nginx/access.log", "nginx/error.log"):
+                for name in [f"{d}/{f}" for d in ("nginx", *(f"nginx-{w}" for w in self.config.workers))
+                             for f in ("access.log", "error.log")]:
                     if (self.tmp / name).exists():
                         shutil.copy(self.tmp / name, kept / name.replace("/", "-"))
                 for log in self.tmp.glob("*.log"):

@@ -134,6 +134,9 @@ class Worker(db.Model):  # type: ignore[name-defined,misc]
     media_url: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # When the worker said goodbye (a sync with worker.leaving: it stopped, or it was killed and its watcher
+    # spoke for it): its leases are gone and it no longer counts as a live worker; NULL again on its next sync.
+    left_at: Mapped[dt.datetime | None] = mapped_column()
     # The worker's own credential (``pantau workers add``): only its SHA-256 is kept; NULL when revoked.
     credential_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     credential_issued_at: Mapped[dt.datetime | None] = mapped_column()

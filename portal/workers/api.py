@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from contract import worker_api
 from contract.limits import MAX_SYNC_BODY_BYTES
@@ -21,10 +21,10 @@ from portal import bounds, networks
 from portal.auth.policy import WORKER, Policy
 from portal.bounds import InputError
 from portal.footage import sync as footage_sync
-from portal.models import CameraEvent, CameraStatus, RecordingSegment, Worker, db, utcnow
+from portal.models import CameraEvent, CameraLease, CameraStatus, RecordingSegment, Worker, db, utcnow
 from portal.settings import Settings
 from portal.workers import credentials, payload
-from portal.workers.leases import assign, bridge_outage, upsert_worker
+from portal.workers.leases import assign, bridge_outage, release, upsert_worker
 from portal.workers.payload import Segment
 
 API_VERSION = worker_api.API_VERSION
@@ -108,6 +108,8 @@ def sync() -> ResponseReturnValue:
         log.warning("no worker synced for %.0f s (the portal or its database was down): leases extended by that",
                     gap.total_seconds())
     worker = upsert_worker(checked.worker, now)
+    if checked.worker.leaving:
+        return _leave(worker, checked, now)
     cameras, expires = assign(worker, now, settings.lease_seconds)
     leased = {c.id for c in cameras}
     for item in checked.statuses:
@@ -140,6 +142,21 @@ def sync() -> ResponseReturnValue:
         refused_segments=refused,
         **footage,
     )
+
+
+def _leave(worker: Worker, checked: payload.SyncRequest, now: dt.datetime) -> ResponseReturnValue:
+    """The worker is going away (``worker.leaving``): index what it carries, then free its cameras at once."""
+    leased = set(db.session.scalars(select(CameraLease.camera_id).where(CameraLease.worker_id == worker.id)))
+    stored, refused = _store_segments(worker, checked.segments, leased)
+    _mark_deleted(worker, checked.deleted, leased)
+    released = release(worker)
+    db.session.commit()
+    log.info("worker %s left: %d cameras released for the other workers", worker.name, len(released))
+    return jsonify(api_version=API_VERSION, worker_id=worker.id, worker_name=worker.name,
+                   sync_interval_s=_settings().sync_interval_s, lease_seconds=_settings().lease_seconds,
+                   lease_expires_at=now.isoformat(),
+                   settings={name: getattr(_settings(), name) for name in worker_api.OUTPUT_SETTINGS},
+                   cameras=[], acknowledged_segments=stored, refused_segments=refused, released=len(released))
 
 
 def _store_status(worker: Worker, values: dict[str, Any], leased: set[int], now: dt.datetime) -> None:
@@ -189,8 +206,10 @@ def note_history(camera_id: int, worker_id: int, before: CameraStatus | None, va
 
 
 def _store_segments(worker: Worker, parsed: list[Segment], leased: set[int]) -> tuple[int, int]:
-    """Index the segments of cameras this worker holds now; returns (stored, refused)."""
-    mine = [p for p in parsed if p.camera_id in leased]
+    """Index the segments of cameras this worker holds now, and of cameras that moved away when they continue
+    its own recording (``contract.worker_api.CONTINUATION_S``); returns (stored, refused)."""
+    mine = [p for p in parsed if p.camera_id in leased] + _continuations(worker, [p for p in parsed
+                                                                              if p.camera_id not in leased])
     refused = len(parsed) - len(mine)
     if refused:
         log.warning("worker API: %s reported %d segments of cameras it does not hold; ignored", worker.name, refused)
@@ -215,6 +234,31 @@ def _store_segments(worker: Worker, parsed: list[Segment], leased: set[int]) -> 
         ))
         stored += 1
     return stored, refused
+
+
+def _continuations(worker: Worker, parsed: list[Segment]) -> list[Segment]:
+    """Segments of cameras this worker no longer holds that continue its own recording of them: a segment that
+    starts at most CONTINUATION_S after the end of this worker's last indexed segment of that camera (the footage
+    a stopped or killed ffmpeg left behind, handed over after the camera moved). Anything else stays refused."""
+    if not parsed:
+        return []
+    ends = dict(db.session.execute(
+        select(RecordingSegment.camera_id, func.max(RecordingSegment.end_at))
+        .where(RecordingSegment.worker_id == worker.id,
+               RecordingSegment.camera_id.in_({p.camera_id for p in parsed}))
+        .group_by(RecordingSegment.camera_id)).all())
+    reach = dt.timedelta(seconds=worker_api.CONTINUATION_S)
+    accepted = []
+    for seg in sorted(parsed, key=lambda p: p.start):
+        last = ends.get(seg.camera_id)
+        if last is None:
+            continue
+        last = last if last.tzinfo else last.replace(tzinfo=dt.UTC)
+        start = seg.start if seg.start.tzinfo else seg.start.replace(tzinfo=dt.UTC)
+        if start - reach <= last and seg.end >= last - reach:
+            accepted.append(seg)
+            ends[seg.camera_id] = max(last, seg.end if seg.end.tzinfo else seg.end.replace(tzinfo=dt.UTC))
+    return accepted
 
 
 def _mark_deleted(worker: Worker, paths: list[str], leased: set[int]) -> None:

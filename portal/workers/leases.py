@@ -29,6 +29,7 @@ class WorkerInfo:
     disk_guard_active: bool = False
     health: dict[str, Any] | None = None
     media_url: str | None = None  # the node's public media address; None: the portal's own /media
+    leaving: bool = False  # the worker is going away: release its leases (contract.worker_api, "Leaving")
 
 
 def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
@@ -53,8 +54,22 @@ def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
     if worker.media_url != info.media_url:
         worker.media_url = info.media_url
     worker.last_seen_at = now
+    worker.left_at = now if info.leaving else None
     db.session.flush()
     return worker
+
+
+def release(worker: Worker) -> list[int]:
+    """A worker that said goodbye: drop every lease it holds (the others take the cameras on their next sync)."""
+    held = list(db.session.scalars(select(CameraLease.camera_id).where(CameraLease.worker_id == worker.id)))
+    db.session.execute(delete(CameraLease).where(CameraLease.worker_id == worker.id))
+    db.session.flush()
+    return held
+
+
+def live_workers(window: dt.datetime) -> Any:
+    """The condition on :class:`Worker` rows of the workers that count: seen within the window, not gone."""
+    return (Worker.last_seen_at >= window) & Worker.left_at.is_(None)
 
 
 OUTAGE_LOCK = 0x70616E74  # pg_advisory_xact_lock key: one sync bridges an outage, the others see it done
@@ -108,7 +123,7 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int) -> tuple[list[C
 
     enabled = db.session.scalar(select(func.count()).select_from(Camera).where(Camera.enabled.is_(True))) or 0
     window = now - dt.timedelta(seconds=lease_seconds)
-    active = db.session.scalar(select(func.count()).select_from(Worker).where(Worker.last_seen_at >= window)) or 1
+    active = db.session.scalar(select(func.count()).select_from(Worker).where(live_workers(window))) or 1
     share = fair_share(enabled, active, worker.capacity)
     if len(keep) > share and _others_have_room(worker, window, enabled, active):
         # A worker joined (or came back): give up the excess so it can take it on its next sync.
@@ -132,7 +147,7 @@ def _others_have_room(worker: Worker, window: dt.datetime, enabled: int, active:
             select(CameraLease.worker_id, func.count()).group_by(CameraLease.worker_id)
         )
     }
-    others = db.session.scalars(select(Worker).where(Worker.last_seen_at >= window, Worker.id != worker.id))
+    others = db.session.scalars(select(Worker).where(live_workers(window), Worker.id != worker.id))
     return any(counts.get(other.id, 0) < fair_share(enabled, active, other.capacity) for other in others)
 
 

@@ -107,6 +107,7 @@ def worker_info(raw: dict[str, Any], name: str, media_origins: tuple[str, ...] =
         disk_guard_active=bounds.flag(raw.get("disk_guard_active"), "worker.disk_guard_active", default=False),
         health=_health(raw.get("health")),
         media_url=media_url(raw.get("media_url"), media_origins),
+        leaving=bounds.flag(raw.get("leaving"), "worker.leaving", default=False),
     )
 
 

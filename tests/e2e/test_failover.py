@@ -103,6 +103,39 @@ def test_sigkilled_worker_leaves_no_ffmpeg_and_another_takes_over(pg_portal: Por
     assert not ffmpeg_children(pg_portal.media_root)
 
 
+@pytest.mark.postgres
+def test_a_sigkilled_workers_farewell_moves_its_cameras_long_before_its_lease_runs_out(tmp_path: Path, pg_url: str,
+                                                                                      rtsp) -> None:  # type: ignore[no-untyped-def]
+    """Leases of ten minutes: only the farewell its watcher sends when the worker dies can move the cameras fast."""
+    sim = rtsp(cameras=2)
+    with running_portal(tmp_path, database_url=pg_url, lease_seconds=600) as portal:
+        cams = [add_camera(portal, sim.url(i), name=f"C{i}") for i in (1, 2)]
+        pool = Workers(portal)
+        try:
+            first = pool.start("w1")
+            wait_for(lambda: len(ffmpeg_children(portal.media_root)) == 2, timeout=30, message="w1 runs nothing")
+
+            def holders() -> set[str]:
+                with portal.app.app_context():
+                    return {lease.worker.name for lease in db.session.query(CameraLease)}
+
+            pool.start("w2")
+            wait_for(lambda: "started" in pool.log("w2"), timeout=20, message="w2 did not start")
+            assert holders() == {"w1"}
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            killed = time.monotonic()
+            wait_for(lambda: holders() == {"w2"}, timeout=10, message="the farewell did not move the cameras")
+            moved = time.monotonic() - killed
+            for cam in cams:
+                grows(portal, playlist_url(portal, cam), by=1, timeout=20)
+            assert moved < 10, f"cameras moved {moved:.1f} s after the kill (lease 600 s)"
+            assert "is gone: the portal released its 2 cameras" in pool.log("w1")
+        finally:
+            pool.stop_all()
+        assert not ffmpeg_children(portal.media_root)
+
+
 def ffmpeg_keys(media_root: Path) -> list[str]:
     """The camera key each running ffmpeg under this media root writes live HLS for."""
     keys = []

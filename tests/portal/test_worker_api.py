@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from contract import worker_api
 from portal.models import Camera, CameraLease, CameraStatus, LegalHold, RecordingSegment, Worker, db
 from portal.workers import credentials
 from tests.conftest import WorkerAuth, add_camera
@@ -68,6 +69,60 @@ def test_a_sync_speaks_only_for_the_worker_whose_credential_it_carries(client: F
     assert {w.name for w in db.session.query(Worker)} == {"w1", "w2"}
 
 
+def test_a_leaving_worker_frees_its_cameras_for_the_others_at_once(client: FlaskClient) -> None:
+    cams = [add_camera(name=f"C{i}") for i in range(4)]
+    assert len(sync(client, "w1").json["cameras"]) == 4
+    assert sync(client, "w2").json["cameras"] == []  # w1 holds more than its share: it sheds on its next sync
+    assert len(sync(client, "w1").json["cameras"]) == 2
+    assert len(sync(client, "w2").json["cameras"]) == 2
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    mine = sorted(c["id"] for c in sync(client, "w1").json["cameras"])
+    last = {"camera_id": mine[0], "path": f"recordings/{mine[0]}/last.mp4", "start": t0.isoformat(),
+            "end": (t0 + dt.timedelta(seconds=50)).isoformat(), "bytes": 10}
+    # w1 goes (its last sync at a clean stop, or its watcher's farewell): the segment it carries is indexed first
+    left = client.post("/api/worker/v1/sync", headers=_auth("w1"),
+                       json={"worker": {"name": "w1", "leaving": True}, "segments": [last]})
+    assert left.status_code == 200 and left.json["cameras"] == [] and left.json["released"] == 2
+    assert left.json["acknowledged_segments"] == 1
+    assert {lease.worker.name for lease in db.session.query(CameraLease)} == {"w2"}
+    assert db.session.query(Worker).filter_by(name="w1").one().left_at is not None
+    # long before the leases would have run out, w2's next sync takes every camera: w1 no longer counts as live
+    assert sorted(c["id"] for c in sync(client, "w2").json["cameras"]) == [c.id for c in cams]
+    # w1 comes back: it counts again, and gets its share once w2 sheds the excess
+    assert sync(client, "w1").json["cameras"] == []
+    assert db.session.query(Worker).filter_by(name="w1").one().left_at is None
+    assert len(sync(client, "w2").json["cameras"]) == 2
+    assert len(sync(client, "w1").json["cameras"]) == 2
+
+
+def test_footage_of_a_camera_that_moved_is_taken_only_as_a_continuation(client: FlaskClient) -> None:
+    cam = add_camera()
+    assert [c["id"] for c in sync(client, "w1").json["cameras"]] == [cam.id]
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+
+    def seg(name: str, start_s: float, end_s: float) -> dict[str, object]:
+        return {"camera_id": cam.id, "path": f"recordings/{cam.id}/{name}.mp4", "bytes": 10,
+                "start": (t0 + dt.timedelta(seconds=start_s)).isoformat(),
+                "end": (t0 + dt.timedelta(seconds=end_s)).isoformat()}
+
+    assert sync(client, "w1", segments=[seg("one", 0, 60)]).json["acknowledged_segments"] == 1
+    db.session.query(CameraLease).delete()  # w1 was killed; the camera went to w3 meanwhile
+    db.session.commit()
+    assert [c["id"] for c in sync(client, "w3").json["cameras"]] == [cam.id]
+    # w1 comes back and hands over what its killed ffmpeg left: the minute after its last segment, and one more
+    back = sync(client, "w1", segments=[seg("two", 60, 100), seg("three", 100, 130)])
+    assert back.json["acknowledged_segments"] == 2 and back.json["refused_segments"] == 0
+    # ... but nothing that does not continue its own recording, and nothing from a worker that never recorded it
+    later = sync(client, "w1", segments=[seg("far", 130 + worker_api.CONTINUATION_S + 60, 400)])
+    assert later.json["acknowledged_segments"] == 0 and later.json["refused_segments"] == 1
+    stranger = sync(client, "w2", segments=[seg("forged", 130, 150)])
+    assert stranger.json["acknowledged_segments"] == 0 and stranger.json["refused_segments"] == 1
+    assert {s.path.rsplit("/", 1)[1] for s in db.session.query(RecordingSegment)} == {"one.mp4", "two.mp4",
+                                                                                       "three.mp4"}
+    w1 = db.session.query(Worker).filter_by(name="w1").one()
+    assert {s.worker_id for s in db.session.query(RecordingSegment)} == {w1.id}
+
+
 def test_statuses_segments_and_deletions_only_for_what_the_worker_holds(client: FlaskClient) -> None:
     mine, theirs = add_camera(name="Mine"), add_camera(name="Theirs")
     sync(client, "w1")
@@ -114,7 +169,8 @@ def test_sync_leases_enabled_cameras_with_secrets_only_to_the_worker(client: Fla
     assert data["cameras"][0]["source_url"] == "rtsp://admin:s3cret@127.0.0.1:9/kadia-s1"
     assert data["cameras"][0]["key"] == cam.media_key
     expires = dt.datetime.fromisoformat(data["lease_expires_at"])
-    assert dt.timedelta(seconds=25) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=30)
+    lease = dt.timedelta(seconds=worker_api.LEASE_SECONDS)
+    assert lease - dt.timedelta(seconds=5) < expires - dt.datetime.now(dt.UTC) <= lease
     assert db.session.get(CameraLease, cam.id).worker.name == "w1"
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from transcoder.ffmpeg import MediaPaths
-from transcoder.recordings import DiskGuard, DiskUsage, apply_retention, collect, oldest_first
+from transcoder.recordings import DiskGuard, DiskUsage, apply_retention, collect, leftovers, oldest_first
 
 
 def write(path: Path, size: int, mtime: datetime | None = None) -> Path:
@@ -99,3 +99,20 @@ def test_disk_guard_says_when_nothing_is_left_to_delete(tmp_path: Path) -> None:
     report = guard.check({"recordings/3/20261121/120000.mp4"})
     assert report.active and report.exhausted and report.deleted == []
     assert report.threshold_bytes == 500
+
+
+def test_leftovers_of_cameras_run_elsewhere_now_are_collected_once_quiet(tmp_path: Path) -> None:
+    """A killed worker's ffmpeg left a minute in incoming/; the camera moved; the worker, back, hands it over."""
+    now = datetime(2026, 11, 22, 13, 1, 30, tzinfo=UTC)
+    quiet = now - timedelta(seconds=40)
+    for cam in (1, 2, 3):
+        write(MediaPaths(tmp_path, "k", cam).incoming_dir / "20261122T130000Z.mp4", 100,
+              quiet if cam != 3 else now - timedelta(seconds=2))
+    found = leftovers(tmp_path, running={2}, quiet_s=15, now=now.timestamp())
+    # 1: quiet, run elsewhere now -> collected; 2: this worker runs it (its own loop collects); 3: still written
+    assert [(s.camera_id, s.path) for s in found] == [(1, "recordings/1/20261122/130000.mp4")]
+    assert found[0].start == datetime(2026, 11, 22, 13, 0, tzinfo=UTC) and found[0].end == quiet
+    assert (tmp_path / found[0].path).exists()
+    assert (MediaPaths(tmp_path, "k", 2).incoming_dir / "20261122T130000Z.mp4").exists()
+    assert (MediaPaths(tmp_path, "k", 3).incoming_dir / "20261122T130000Z.mp4").exists()
+    assert leftovers(tmp_path, running={2}, quiet_s=15, now=now.timestamp()) == []  # once

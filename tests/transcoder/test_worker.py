@@ -190,3 +190,16 @@ def test_a_run_without_a_live_segment_reports_no_recording(setup, tmp_path: Path
     settle(worker, 5)
     assert portal.bodies[-1]["segments"] == []
     assert portal.bodies[-1]["cameras"][0]["status"] == "error"
+
+
+def test_a_stopping_worker_says_it_is_leaving_in_its_last_sync(setup) -> None:  # type: ignore[no-untyped-def]
+    worker, portal, factory = setup
+    portal.cameras = [cam(1)]
+    settle(worker, 100.0)
+    assert all("leaving" not in body["worker"] for body in portal.bodies)
+    worker.shutdown()
+    assert portal.bodies[-1]["worker"]["leaving"] is True and worker.left
+    portal.down = True
+    worker.left = False
+    worker.shutdown()  # the portal did not hear it: the farewell watcher keeps trying
+    assert not worker.left
