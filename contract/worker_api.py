@@ -70,7 +70,8 @@ MEDIA_NODE_HEADER = "X-Pantau-Media-Node"
 # its watcher process sends when the worker died, even by SIGKILL). The portal stores the segments it carries, then
 # releases every lease of the worker at once, so the other workers take its cameras on their next sync instead of
 # when the leases run out; the worker no longer counts as live until it syncs again.
-# A segment of a camera that moved away is still accepted from the worker that recorded it when it continues that
-# worker's own recording (starts within CONTINUATION_S of the end of its last indexed segment of the camera), so a
-# worker that comes back after a crash hands over the footage its killed ffmpeg left behind.
-CONTINUATION_S = 180
+# A segment of a camera that moved away is still accepted from the worker that recorded it when it began while that
+# worker held the camera (within HANDOVER_SLACK_S of the lease's span; the portal remembers the spans for two days):
+# the last segment of an ffmpeg stopped because its camera moved, and what a killed worker's ffmpeg left behind,
+# handed over when the worker comes back.
+HANDOVER_SLACK_S = 10

@@ -10,6 +10,7 @@ from portal.models.camera import (
     CameraGroupMember,
     CameraLease,
     CameraStatus,
+    LeaseRelease,
     RecordingSegment,
     Worker,
 )
@@ -24,7 +25,8 @@ __all__ = [
     "Agency", "AgencyCallback", "AgencyToken",
     "AuditEntry", "AuditHead", "Base", "Camera", "CameraEvent", "CameraGroup", "CameraGroupMember",
     "CameraLease", "CameraStatus", "Dispatch", "DownloadLink", "EscalationContact", "FootageExport",
-    "FootageRequest", "Incident", "IncidentEvent", "IncidentEvidence", "LegalHold", "OutboxMessage",
+    "FootageRequest", "Incident", "IncidentEvent", "IncidentEvidence", "LeaseRelease", "LegalHold",
+    "OutboxMessage",
     "RecordingSegment", "RecoveryCode", "ReportBlock", "ReportOrigin", "ReportPhoto", "ResidentHoldRequest",
     "RoutingRule", "User", "Worker", "db", "utcnow",
 ]

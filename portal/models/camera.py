@@ -157,6 +157,21 @@ class CameraLease(db.Model):  # type: ignore[name-defined,misc]
     worker: Mapped[Worker] = relationship()
 
 
+class LeaseRelease(db.Model):  # type: ignore[name-defined,misc]
+    """A lease a worker held and lost (it left, shed the camera to another worker, or let it run out): the span in
+    which the footage of that camera on its disk was recorded by right, so the segments it hands over after the
+    camera moved (the last one of a stopped ffmpeg, what a killed one left) are indexed, and nothing else."""
+
+    __tablename__ = "lease_releases"
+    __table_args__ = (Index("ix_lease_releases_worker_camera", "worker_id", "camera_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"))
+    acquired_at: Mapped[dt.datetime] = mapped_column()
+    released_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class RecordingSegment(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "recording_segments"
     __table_args__ = (

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from contract import worker_api
 from contract.limits import MAX_SYNC_BODY_BYTES
@@ -24,7 +24,7 @@ from portal.footage import sync as footage_sync
 from portal.models import CameraEvent, CameraLease, CameraStatus, RecordingSegment, Worker, db, utcnow
 from portal.settings import Settings
 from portal.workers import credentials, payload
-from portal.workers.leases import assign, bridge_outage, release, upsert_worker
+from portal.workers.leases import assign, bridge_outage, held_within, release, upsert_worker
 from portal.workers.payload import Segment
 
 API_VERSION = worker_api.API_VERSION
@@ -149,7 +149,7 @@ def _leave(worker: Worker, checked: payload.SyncRequest, now: dt.datetime) -> Re
     leased = set(db.session.scalars(select(CameraLease.camera_id).where(CameraLease.worker_id == worker.id)))
     stored, refused = _store_segments(worker, checked.segments, leased)
     _mark_deleted(worker, checked.deleted, leased)
-    released = release(worker)
+    released = release(worker, now)
     db.session.commit()
     log.info("worker %s left: %d cameras released for the other workers", worker.name, len(released))
     return jsonify(api_version=API_VERSION, worker_id=worker.id, worker_name=worker.name,
@@ -206,8 +206,8 @@ def note_history(camera_id: int, worker_id: int, before: CameraStatus | None, va
 
 
 def _store_segments(worker: Worker, parsed: list[Segment], leased: set[int]) -> tuple[int, int]:
-    """Index the segments of cameras this worker holds now, and of cameras that moved away when they continue
-    its own recording (``contract.worker_api.CONTINUATION_S``); returns (stored, refused)."""
+    """Index the segments of cameras this worker holds now, and of cameras that moved away that it recorded while
+    it held them (``contract.worker_api.HANDOVER_SLACK_S``); returns (stored, refused)."""
     mine = [p for p in parsed if p.camera_id in leased] + _continuations(worker, [p for p in parsed
                                                                               if p.camera_id not in leased])
     refused = len(parsed) - len(mine)
@@ -237,28 +237,14 @@ def _store_segments(worker: Worker, parsed: list[Segment], leased: set[int]) -> 
 
 
 def _continuations(worker: Worker, parsed: list[Segment]) -> list[Segment]:
-    """Segments of cameras this worker no longer holds that continue its own recording of them: a segment that
-    starts at most CONTINUATION_S after the end of this worker's last indexed segment of that camera (the footage
-    a stopped or killed ffmpeg left behind, handed over after the camera moved). Anything else stays refused."""
+    """Segments of cameras this worker no longer holds that began while it held them (the last segment of an
+    ffmpeg stopped because its camera moved, what a killed worker's ffmpeg left): anything else stays refused."""
     if not parsed:
         return []
-    ends = dict(db.session.execute(
-        select(RecordingSegment.camera_id, func.max(RecordingSegment.end_at))
-        .where(RecordingSegment.worker_id == worker.id,
-               RecordingSegment.camera_id.in_({p.camera_id for p in parsed}))
-        .group_by(RecordingSegment.camera_id)).all())
-    reach = dt.timedelta(seconds=worker_api.CONTINUATION_S)
-    accepted = []
-    for seg in sorted(parsed, key=lambda p: p.start):
-        last = ends.get(seg.camera_id)
-        if last is None:
-            continue
-        last = last if last.tzinfo else last.replace(tzinfo=dt.UTC)
-        start = seg.start if seg.start.tzinfo else seg.start.replace(tzinfo=dt.UTC)
-        if start - reach <= last and seg.end >= last - reach:
-            accepted.append(seg)
-            ends[seg.camera_id] = max(last, seg.end if seg.end.tzinfo else seg.end.replace(tzinfo=dt.UTC))
-    return accepted
+    spans = held_within(worker, {p.camera_id for p in parsed})
+    slack = dt.timedelta(seconds=worker_api.HANDOVER_SLACK_S)
+    return [p for p in parsed if any(held - slack <= p.start <= released + slack
+                                     for held, released in spans.get(p.camera_id, []))]
 
 
 def _mark_deleted(worker: Worker, paths: list[str], leased: set[int]) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from portal.models import Camera, CameraLease, Worker, db
+from portal.models import Camera, CameraLease, LeaseRelease, Worker, db
+
+RELEASES_KEPT = dt.timedelta(days=2)  # long enough for a worker that was away to come back and hand over
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,37 @@ def upsert_worker(info: WorkerInfo, now: dt.datetime) -> Worker:
     return worker
 
 
-def release(worker: Worker) -> list[int]:
+def release(worker: Worker, now: dt.datetime) -> list[int]:
     """A worker that said goodbye: drop every lease it holds (the others take the cameras on their next sync)."""
-    held = list(db.session.scalars(select(CameraLease.camera_id).where(CameraLease.worker_id == worker.id)))
-    db.session.execute(delete(CameraLease).where(CameraLease.worker_id == worker.id))
+    held = list(db.session.scalars(select(CameraLease).where(CameraLease.worker_id == worker.id)))
+    for lease in held:
+        note_release(lease, now)
+        db.session.delete(lease)
     db.session.flush()
-    return held
+    return [lease.camera_id for lease in held]
+
+
+def note_release(lease: CameraLease, now: dt.datetime) -> None:
+    """Remember that the lease's worker held its camera from ``acquired_at`` until now (see LeaseRelease)."""
+    db.session.add(LeaseRelease(camera_id=lease.camera_id, worker_id=lease.worker_id,
+                                acquired_at=lease.acquired_at, released_at=now))
+    db.session.execute(delete(LeaseRelease).where(LeaseRelease.released_at < now - RELEASES_KEPT))
+
+
+def held_within(worker: Worker, camera_ids: set[int]) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """The spans (acquired, released) in which this worker held each of these cameras before losing it."""
+    spans: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    if not camera_ids:
+        return spans
+    rows = db.session.execute(select(LeaseRelease.camera_id, LeaseRelease.acquired_at, LeaseRelease.released_at)
+                              .where(LeaseRelease.worker_id == worker.id, LeaseRelease.camera_id.in_(camera_ids)))
+    for camera_id, acquired, released in rows:
+        spans.setdefault(camera_id, []).append((_aware(acquired), _aware(released)))
+    return spans
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def live_workers(window: dt.datetime) -> Any:
@@ -108,6 +135,8 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int) -> tuple[list[C
     Returns the cameras the worker must run and the new lease expiry.
     """
     expires = now + dt.timedelta(seconds=lease_seconds)
+    for lapsed in db.session.scalars(select(CameraLease).where(CameraLease.expires_at < now)).all():
+        note_release(lapsed, now)
     db.session.execute(delete(CameraLease).where(CameraLease.expires_at < now))
     held = db.session.scalars(
         select(CameraLease).where(CameraLease.worker_id == worker.id).order_by(CameraLease.camera_id)
@@ -116,6 +145,7 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int) -> tuple[list[C
     for lease in held:
         camera = db.session.get(Camera, lease.camera_id)
         if camera is None or not camera.enabled or len(keep) >= worker.capacity:
+            note_release(lease, now)
             db.session.delete(lease)
             continue
         lease.expires_at = expires
@@ -129,6 +159,7 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int) -> tuple[list[C
         # A worker joined (or came back): give up the excess so it can take it on its next sync.
         for lease in held:
             if lease.camera_id in keep[share:]:
+                note_release(lease, now)
                 db.session.delete(lease)
         keep = keep[:share]
     wanted = share - len(keep)

@@ -95,32 +95,38 @@ def test_a_leaving_worker_frees_its_cameras_for_the_others_at_once(client: Flask
     assert len(sync(client, "w1").json["cameras"]) == 2
 
 
-def test_footage_of_a_camera_that_moved_is_taken_only_as_a_continuation(client: FlaskClient) -> None:
+def test_footage_of_a_camera_that_moved_is_taken_from_the_worker_that_held_it_then(client: FlaskClient) -> None:
     cam = add_camera()
+    t0 = dt.datetime.now(dt.UTC)
     assert [c["id"] for c in sync(client, "w1").json["cameras"]] == [cam.id]
-    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
 
     def seg(name: str, start_s: float, end_s: float) -> dict[str, object]:
         return {"camera_id": cam.id, "path": f"recordings/{cam.id}/{name}.mp4", "bytes": 10,
                 "start": (t0 + dt.timedelta(seconds=start_s)).isoformat(),
                 "end": (t0 + dt.timedelta(seconds=end_s)).isoformat()}
 
-    assert sync(client, "w1", segments=[seg("one", 0, 60)]).json["acknowledged_segments"] == 1
-    db.session.query(CameraLease).delete()  # w1 was killed; the camera went to w3 meanwhile
+    # w1 is killed; its lease runs out and w3 takes the camera
+    db.session.query(CameraLease).update({"expires_at": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)})
     db.session.commit()
     assert [c["id"] for c in sync(client, "w3").json["cameras"]] == [cam.id]
-    # w1 comes back and hands over what its killed ffmpeg left: the minute after its last segment, and one more
-    back = sync(client, "w1", segments=[seg("two", 60, 100), seg("three", 100, 130)])
-    assert back.json["acknowledged_segments"] == 2 and back.json["refused_segments"] == 0
-    # ... but nothing that does not continue its own recording, and nothing from a worker that never recorded it
-    later = sync(client, "w1", segments=[seg("far", 130 + worker_api.CONTINUATION_S + 60, 400)])
-    assert later.json["acknowledged_segments"] == 0 and later.json["refused_segments"] == 1
-    stranger = sync(client, "w2", segments=[seg("forged", 130, 150)])
+    # w1 comes back and hands over what its killed ffmpeg left: recorded while it held the camera
+    back = sync(client, "w1", segments=[seg("left", 0, 1)])
+    assert back.json["acknowledged_segments"] == 1 and back.json["refused_segments"] == 0
+    # ... but nothing from after it lost the camera, nor from long before it held it, nor from a stranger
+    later = sync(client, "w1", segments=[seg("after", 2 * worker_api.HANDOVER_SLACK_S + 30, 100),
+                                         seg("before", -3600, -3500)])
+    assert later.json["acknowledged_segments"] == 0 and later.json["refused_segments"] == 2
+    stranger = sync(client, "w2", segments=[seg("forged", 0, 1)])
     assert stranger.json["acknowledged_segments"] == 0 and stranger.json["refused_segments"] == 1
-    assert {s.path.rsplit("/", 1)[1] for s in db.session.query(RecordingSegment)} == {"one.mp4", "two.mp4",
-                                                                                       "three.mp4"}
-    w1 = db.session.query(Worker).filter_by(name="w1").one()
-    assert {s.worker_id for s in db.session.query(RecordingSegment)} == {w1.id}
+    # w3 stops (it leaves); the last segment of its stopped ffmpeg comes after, from w3 back again: indexed too
+    assert client.post("/api/worker/v1/sync", json={"worker": {"name": "w3", "leaving": True}},
+                       headers=_auth("w3")).json["released"] == 1
+    assert [c["id"] for c in sync(client, "w1").json["cameras"]] == [cam.id]
+    w3_last = sync(client, "w3", segments=[seg("w3-last", 1, 5)])
+    assert w3_last.json["acknowledged_segments"] == 1 and w3_last.json["cameras"] == []
+    w1, w3 = (db.session.query(Worker).filter_by(name=n).one() for n in ("w1", "w3"))
+    assert {s.path.rsplit("/", 1)[1]: s.worker_id for s in db.session.query(RecordingSegment)} == {
+        "left.mp4": w1.id, "w3-last.mp4": w3.id}
 
 
 def test_statuses_segments_and_deletions_only_for_what_the_worker_holds(client: FlaskClient) -> None:
