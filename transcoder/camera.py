@@ -7,7 +7,8 @@ time, or stalls goes through ``stopping`` (SIGTERM, SIGKILL after a deadline, ne
 
 - Stalls follow the camera: the deadline is ``stall_segments`` times the longest of the last few intervals
   between new live segments (which the camera's keyframe interval sets), at least ``stall_min_s``. A 10 s-GOP
-  camera gets 30 s; a 1 s-GOP camera 4 s.
+  camera gets 30 s; a 1 s-GOP camera 8 s (make soak: at 4 s a CPU spike on a busy machine killed healthy ffmpeg and
+  cost seconds of recording).
 - Why a run ended is a reason code from ``contract.status`` (``unreachable``, ``timeout``, ``no_media``,
   ``stalled``, ``auth``, ``codec``, ...), which decides the status an operator sees.
 - A camera that is away costs probes, not restarts: while the reachability probe says it is down, the
@@ -78,7 +79,7 @@ def classify(problems: str, codec: str | None, code: int) -> str:
 
 @dataclass(frozen=True)
 class Timing:
-    stall_s: float = 4.0  # the least stall deadline (stall_min_s)
+    stall_s: float = 8.0  # the least stall deadline (stall_min_s)
     start_timeout_s: float = 20.0
     stop_timeout_s: float = 5.0
     backoff_base_s: float = 1.0
