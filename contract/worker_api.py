@@ -75,3 +75,6 @@ MEDIA_NODE_HEADER = "X-Pantau-Media-Node"
 # the last segment of an ffmpeg stopped because its camera moved, and what a killed worker's ffmpeg left behind,
 # handed over when the worker comes back.
 HANDOVER_SLACK_S = 10
+# A media node that ran a camera until it moved keeps serving what it has of it this long (its last segments),
+# while open players learn the new address (they poll the camera's status every 2.5 s); then it refuses.
+HANDOVER_SERVE_S = 6

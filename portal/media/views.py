@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask import Blueprint, abort, current_app, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from contract.media import MEDIA_KEY_PATTERN, normalize_media_url
-from contract.worker_api import MEDIA_NODE_HEADER
+from contract.worker_api import HANDOVER_SERVE_S, MEDIA_NODE_HEADER
 from portal.auth.policy import PUBLIC, allow, get_policy
 from portal.auth.scope import may_see
 from portal.media import passes
-from portal.models import Camera
+from portal.models import Camera, LeaseRelease, Worker, db, utcnow
 from portal.public.catalogue import camera_by_key
 from portal.settings import Settings
 
@@ -59,14 +60,22 @@ def _viewable(key: str) -> Camera:
 
 
 def runs_on(camera: Camera, node: str) -> bool:
-    """Does the media node ``node`` (its PANTAU_MEDIA_URL) run this camera now? Only the lease's worker does: a
-    node whose camera moved elsewhere still has the old folder on its disk, which must not pass for live."""
+    """Does the media node ``node`` (its PANTAU_MEDIA_URL) run this camera now? The lease's worker does; so does,
+    for HANDOVER_SERVE_S after the camera moved away, the worker that ran it until then (open players keep
+    their last segments while they learn the new address, polled every few seconds). Later, a node whose camera
+    moved elsewhere still has the old folder on its disk, which must not pass for live."""
     try:
         url = normalize_media_url(node)
     except ValueError:
         return False
     lease = camera.lease
-    return lease is not None and lease.worker.media_url == url
+    if lease is not None and lease.worker.media_url == url:
+        return True
+    since = utcnow() - dt.timedelta(seconds=HANDOVER_SERVE_S)
+    return db.session.scalar(
+        db.select(LeaseRelease.id).join(Worker, Worker.id == LeaseRelease.worker_id)
+        .where(LeaseRelease.camera_id == camera.id, LeaseRelease.released_at >= since, Worker.media_url == url)
+        .limit(1)) is not None
 
 
 @bp.get("/_auth/media/<key>")

@@ -141,6 +141,28 @@ def test_a_node_is_refused_the_cameras_it_does_not_run_now(web: FlaskClient) -> 
     assert web.get(f"/_auth/media/{private.media_key}", headers={"X-Pantau-Media-Node": NODE_B}).status_code == 403
 
 
+def test_the_node_a_camera_left_serves_its_last_segments_a_few_seconds_then_refuses(web: FlaskClient) -> None:
+    from contract.worker_api import HANDOVER_SERVE_S
+    from portal.models import LeaseRelease
+
+    cam = add_camera()
+    report_online(web, "a", NODE_A, cam)
+    sync(web, "b", NODE_B)
+    ask, node_a = f"/_auth/media/{cam.media_key}", {"X-Pantau-Media-Node": NODE_A}
+    left = web.post("/api/worker/v1/sync", json={"worker": {"name": "a", "media_url": NODE_A, "leaving": True}},
+                    headers=_auth("a"))
+    assert left.json["released"] == 1
+    assert [c["id"] for c in sync(web, "b", NODE_B).json["cameras"]] == [cam.id]
+    assert web.get(f"/kamera/{cam.id}/status.json").json["hls_url"].startswith(NODE_B + "/")
+    # open players still on a's address keep its last segments while they learn b's (their next status poll)
+    assert web.get(ask, headers=node_a).status_code == 204
+    assert web.get(ask, headers={"X-Pantau-Media-Node": NODE_B}).status_code == 204
+    db.session.query(LeaseRelease).update(
+        {"released_at": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=HANDOVER_SERVE_S + 1)})
+    db.session.commit()
+    assert web.get(ask, headers=node_a).status_code == 401  # then a's folder is stale: never served as live
+
+
 def test_the_wall_plays_public_cameras_from_their_node_and_private_ones_through_the_portal(
         node_app: Flask, web: FlaskClient) -> None:
     public, private = add_camera(name="Publik"), add_camera(name="Privat", public=False)
