@@ -98,3 +98,32 @@ def test_choose_cameras_for_the_multi_view(live_server: LiveServer, page: Any) -
     assert sorted(page.locator(".tile-name a").all_inner_texts()) == sorted(
         cams[k].name for k in ("beach", "tugu", "kadia", "pasar"))
     expect(page.locator("video")).to_have_count(4)
+
+
+def test_a_card_follows_a_camera_that_moved_to_another_media_node(serve: Any, page: Any) -> None:
+    """The card's snapshot was on node A (now gone: a closed port); it asks the camera's status and takes the new
+    address at the next refresh, without a reload."""
+    import datetime as dt
+
+    from portal.models import CameraLease, Worker, db
+
+    gone = "http://127.0.0.1:9"
+    live_server = serve(media_origins=gone)
+    cam = live_server.camera(name="Pindah Node")
+    with live_server.app.app_context():
+        node = Worker(name="node-a", media_url=gone)
+        db.session.add(node)
+        db.session.flush()
+        db.session.add(CameraLease(camera_id=cam.id, worker_id=node.id,
+                                   expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)))
+        db.session.commit()
+    page.goto(live_server.url + "/kamera")
+    img = page.locator(f'.card[data-camera-id="{cam.id}"] img[data-snapshot]')
+    expect(img).to_have_attribute("data-snapshot", f"{gone}/media/snapshots/{cam.media_key}.jpg")
+    with live_server.app.app_context():  # the camera moved: here, to the portal's own media (one machine)
+        db.session.query(CameraLease).delete()
+        db.session.commit()
+    expect(img).to_have_attribute("data-snapshot", f"/media/snapshots/{cam.media_key}.jpg", timeout=15_000)
+    with page.expect_request(re.compile(rf"{re.escape(live_server.url)}/media/snapshots/{cam.media_key}\.jpg\?t=\d+$"),
+                             timeout=10_000):
+        pass
