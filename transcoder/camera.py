@@ -7,8 +7,9 @@ time, or stalls goes through ``stopping`` (SIGTERM, SIGKILL after a deadline, ne
 
 - Stalls follow the camera: the deadline is ``stall_segments`` times the longest of the last few intervals
   between new live segments (which the camera's keyframe interval sets), at least ``stall_min_s``. A 10 s-GOP
-  camera gets 30 s; a 1 s-GOP camera 8 s (make soak: at 4 s a CPU spike on a busy machine killed healthy ffmpeg and
-  cost seconds of recording).
+  camera gets 30 s; a 1 s-GOP camera 4 s. Past the deadline, an ffmpeg that is still reading its input (rchar in
+  /proc/<pid>/io grew within the last second or ``stall_s / 4``) is slow, not stalled (a CPU spike on a busy machine): it gets up to
+  ``stall_grace_factor`` times the deadline. A frozen camera sends nothing, so it is still caught at the deadline.
 - Why a run ended is a reason code from ``contract.status`` (``unreachable``, ``timeout``, ``no_media``,
   ``stalled``, ``auth``, ``codec``, ...), which decides the status an operator sees.
 - A camera that is away costs probes, not restarts: while the reachability probe says it is down, the
@@ -79,7 +80,8 @@ def classify(problems: str, codec: str | None, code: int) -> str:
 
 @dataclass(frozen=True)
 class Timing:
-    stall_s: float = 8.0  # the least stall deadline (stall_min_s)
+    stall_s: float = 4.0  # the least stall deadline (stall_min_s)
+    stall_grace_factor: float = 3.0  # how much longer an ffmpeg that still reads its input may go without a segment
     start_timeout_s: float = 20.0
     stop_timeout_s: float = 5.0
     backoff_base_s: float = 1.0
@@ -131,6 +133,7 @@ class Camera:
         self.intervals: deque[float] = deque(maxlen=8)  # seconds between the last new live segments
         self.first_segment_s: float | None = None  # start to first segment of the current run
         self.run_segments = 0  # new live segments in the current run
+        self._input_mark: tuple[int, float] | None = None  # (bytes read, when they last grew) while a segment is late
 
     # -- inputs from the worker --
 
@@ -220,6 +223,7 @@ class Camera:
         self.probe_says_up = False  # consumed; "seen down" lasts until the camera runs again
         self._marker = self._progress()
         self.last_progress_at = None
+        self._input_mark = None
         self.first_segment_s = None
         self.run_segments = 0
         try:
@@ -255,6 +259,7 @@ class Camera:
             else:
                 self.first_segment_s = now - self.started_at
             self.last_progress_at = now
+            self._input_mark = None
             self.run_segments += 1
             if self.state is State.STARTING:
                 self._enter(State.RUNNING, now)
@@ -278,10 +283,25 @@ class Camera:
                 self._begin_stop(now, State.BACKOFF,
                                  reason=f"no segment within {self.timing.start_timeout_s:.0f} s of starting",
                                  code="no_media" if self.log.info.codec is None else "stalled")
-        elif self.last_progress_at is not None and now - self.last_progress_at > self.stall_deadline:
+        elif self.last_progress_at is not None and self._stalled(now):
             self._begin_stop(now, State.BACKOFF,
                              reason=f"stalled: no new segment for {now - self.last_progress_at:.0f} s "
                              f"(deadline {self.stall_deadline:.0f} s)", code="stalled")
+
+    def _stalled(self, now: float) -> bool:
+        """No new segment past the deadline, and ffmpeg not reading either (or far past the deadline)."""
+        assert self.last_progress_at is not None
+        late = now - self.last_progress_at
+        if late > self.timing.stall_s / 2 and self.proc is not None:
+            read = getattr(self.proc, "input_bytes", lambda: None)()
+            if read is not None:
+                if self._input_mark is None or read > self._input_mark[0]:
+                    self._input_mark = (read, now)
+        if late <= self.stall_deadline:
+            return False
+        if self._input_mark is None or late > self.stall_deadline * self.timing.stall_grace_factor:
+            return True
+        return now - self._input_mark[1] > max(1.0, self.timing.stall_s / 4)
 
     @property
     def stall_deadline(self) -> float:

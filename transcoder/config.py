@@ -74,7 +74,7 @@ class WorkerConfig:
     metrics_port: int = 9464
     tick_s: float = 0.5
     stall_segments: float = 3.0
-    stall_min_s: float = 8.0  # rides through a CPU spike (a busy machine, a portal restarting beside it)
+    stall_min_s: float = 4.0  # past it, an ffmpeg still reading its input gets longer (camera.Timing.stall_grace_factor)
     start_timeout_s: float = 20.0
     stop_timeout_s: float = 5.0
     backoff_base_s: float = 1.0
@@ -124,7 +124,7 @@ class WorkerConfig:
             metrics_host=host or "127.0.0.1",
             metrics_port=metrics_port,
             stall_segments=_float(env, "PANTAU_STALL_SEGMENTS", 3.0, minimum=1.0),
-            stall_min_s=_float(env, "PANTAU_STALL_MIN_S", 8.0, minimum=1.0),
+            stall_min_s=_float(env, "PANTAU_STALL_MIN_S", 4.0, minimum=1.0),
             start_timeout_s=_float(env, "PANTAU_START_TIMEOUT_S", 20.0, minimum=1.0),
             stop_timeout_s=_float(env, "PANTAU_STOP_TIMEOUT_S", 5.0, minimum=0.1),
             backoff_base_s=_float(env, "PANTAU_BACKOFF_BASE_S", 1.0, minimum=0.1),

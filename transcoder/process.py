@@ -39,6 +39,10 @@ class Process(Protocol):
 
     def read_stderr(self) -> list[str]: ...
 
+    def input_bytes(self) -> int | None:
+        """Bytes the process has read so far (None when unknown): a slow ffmpeg still reads, a frozen camera not."""
+        ...
+
 
 ProcessFactory = Callable[[Sequence[str], Mapping[str, str]], Process]
 
@@ -138,6 +142,16 @@ class FFmpegProcess:
                 os.kill(self.pid, signum)
             except ProcessLookupError:
                 pass
+
+    def input_bytes(self) -> int | None:
+        try:
+            with open(f"/proc/{self.pid}/io", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"rchar:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            return None
+        return None
 
     def read_stderr(self) -> list[str]:
         chunks = []

@@ -181,16 +181,48 @@ def test_stall_deadline_follows_the_cameras_keyframe_interval() -> None:
         now += 10
     assert slow.state is State.RUNNING and len(factory.started) == 1, "a 10 s GOP is not a stall"
     assert 29 <= slow.stall_deadline <= 31
-    fast, factory, progress, _ = make_camera(Timing())  # the least deadline: 8 s
+    fast, factory, progress, _ = make_camera(Timing())  # the least deadline: 4 s
     fast.transition(0)
     for t in range(2, 12):  # 1 s GOP
         progress.advance()
         fast.transition(float(t))
-    assert fast.stall_deadline == 8.0
-    fast.transition(11 + 6.0)  # a CPU spike: no new segment for 6 s is not yet a stall
+    assert fast.stall_deadline == 4.0
+    fast.transition(11 + 3.0)
     assert fast.state is State.RUNNING
-    fast.transition(11 + 8.4)  # frozen: no new segment since 11 s
+    fast.transition(11 + 4.4)  # frozen: no new segment since 11 s (the fake ffmpeg says nothing of its input)
     assert fast.state is State.STOPPING and fast.reason == "stalled"
+
+
+def test_an_ffmpeg_still_reading_its_input_is_slow_not_stalled() -> None:
+    camera, factory, progress, _ = make_camera(Timing())
+    camera.transition(0)
+    for t in range(2, 12):  # 1 s GOP, then a CPU spike: no segment, but ffmpeg keeps reading the camera
+        progress.advance()
+        camera.transition(float(t))
+    read = [1000]
+    factory.last.input_bytes = lambda: read[0]  # type: ignore[attr-defined]
+    now = 11.0
+    while now < 11 + 10.0:  # 10 s without a segment while the input grows: slow, not stalled
+        now += 0.5
+        read[0] += 5000
+        camera.transition(now)
+        assert camera.state is State.RUNNING, f"killed a reading ffmpeg after {now - 11:.1f} s"
+    while camera.state is State.RUNNING:  # the grace ends at three times the deadline
+        now += 0.5
+        read[0] += 5000
+        camera.transition(now)
+    assert camera.reason == "stalled" and 11 + 12.0 < now <= 11 + 12.6
+    frozen, factory, progress, _ = make_camera(Timing())
+    frozen.transition(0)
+    for t in range(2, 12):
+        progress.advance()
+        frozen.transition(float(t))
+    factory.last.input_bytes = lambda: 7000  # type: ignore[attr-defined]  # frozen: nothing more read
+    now = 11.0
+    while frozen.state is State.RUNNING:
+        now += 0.5
+        frozen.transition(now)
+    assert frozen.reason == "stalled" and now <= 11 + 4.6, "a frozen camera is still caught at the deadline"
 
 
 def test_a_codec_the_portal_cannot_serve_is_unsupported_and_waits_for_a_person() -> None:
