@@ -7,9 +7,10 @@ time, or stalls goes through ``stopping`` (SIGTERM, SIGKILL after a deadline, ne
 
 - Stalls follow the camera: the deadline is ``stall_segments`` times the longest of the last few intervals
   between new live segments (which the camera's keyframe interval sets), at least ``stall_min_s``. A 10 s-GOP
-  camera gets 30 s; a 1 s-GOP camera 4 s. Past the deadline, an ffmpeg that is still reading its input (rchar in
-  /proc/<pid>/io grew within the last second or ``stall_s / 4``) is slow, not stalled (a CPU spike on a busy machine): it gets up to
-  ``stall_grace_factor`` times the deadline. A frozen camera sends nothing, so it is still caught at the deadline.
+  camera gets 30 s; a 1 s-GOP camera 4 s. Past the deadline, an ffmpeg that is still reading its input (rchar
+  in /proc/<pid>/io grew within the last second or ``stall_s / 4``) is slow, not stalled (a CPU spike on a busy
+  machine): it gets up to ``stall_grace_factor`` times the deadline. A frozen camera sends nothing, so it is
+  still caught at the deadline.
 - Why a run ended is a reason code from ``contract.status`` (``unreachable``, ``timeout``, ``no_media``,
   ``stalled``, ``auth``, ``codec``, ...), which decides the status an operator sees.
 - A camera that is away costs probes, not restarts: while the reachability probe says it is down, the
@@ -279,9 +280,9 @@ class Camera:
                 self._begin_stop(now, State.STARTING, reason=None)
             return
         if self.state is State.STARTING:
-            if now - self.started_at > self.timing.start_timeout_s:
+            if now - self.started_at > self.start_deadline:
                 self._begin_stop(now, State.BACKOFF,
-                                 reason=f"no segment within {self.timing.start_timeout_s:.0f} s of starting",
+                                 reason=f"no segment within {self.start_deadline:.0f} s of starting",
                                  code="no_media" if self.log.info.codec is None else "stalled")
         elif self.last_progress_at is not None and self._stalled(now):
             self._begin_stop(now, State.BACKOFF,
@@ -302,6 +303,16 @@ class Camera:
         if self._input_mark is None or late > self.stall_deadline * self.timing.stall_grace_factor:
             return True
         return now - self._input_mark[1] > max(1.0, self.timing.stall_s / 4)
+
+    @property
+    def start_deadline(self) -> float:
+        """How long a start may take to give its first segment: ``start_timeout_s`` for a camera not yet seen
+        running; for one whose segment interval is known, a few of those intervals (9 s for a 1 s GOP), so a run
+        that connected but gets nothing (a camera just back from a freeze) is retried soon, not after 20 s."""
+        if not self.intervals:
+            return self.timing.start_timeout_s
+        known = max(2 * self.timing.stall_s, 3 * self.timing.stall_segments * max(self.intervals))
+        return min(self.timing.start_timeout_s, known)
 
     @property
     def stall_deadline(self) -> float:

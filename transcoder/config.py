@@ -74,7 +74,7 @@ class WorkerConfig:
     metrics_port: int = 9464
     tick_s: float = 0.5
     stall_segments: float = 3.0
-    stall_min_s: float = 4.0  # past it, an ffmpeg still reading its input gets longer (camera.Timing.stall_grace_factor)
+    stall_min_s: float = 4.0  # past it, an ffmpeg still reading its input gets longer (Timing.stall_grace_factor)
     start_timeout_s: float = 20.0
     stop_timeout_s: float = 5.0
     backoff_base_s: float = 1.0

@@ -18,6 +18,10 @@ class FakeProcess:
     signals: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
     exits_on_term: bool = True
+    read: int | None = None  # bytes read from the camera (None: unknown, as on a system without /proc)
+
+    def input_bytes(self) -> int | None:
+        return self.read
 
     def poll(self) -> int | None:
         return self.code

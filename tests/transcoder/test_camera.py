@@ -199,17 +199,16 @@ def test_an_ffmpeg_still_reading_its_input_is_slow_not_stalled() -> None:
     for t in range(2, 12):  # 1 s GOP, then a CPU spike: no segment, but ffmpeg keeps reading the camera
         progress.advance()
         camera.transition(float(t))
-    read = [1000]
-    factory.last.input_bytes = lambda: read[0]  # type: ignore[attr-defined]
+    factory.last.read = 1000
     now = 11.0
     while now < 11 + 10.0:  # 10 s without a segment while the input grows: slow, not stalled
         now += 0.5
-        read[0] += 5000
+        factory.last.read += 5000
         camera.transition(now)
         assert camera.state is State.RUNNING, f"killed a reading ffmpeg after {now - 11:.1f} s"
     while camera.state is State.RUNNING:  # the grace ends at three times the deadline
         now += 0.5
-        read[0] += 5000
+        factory.last.read += 5000
         camera.transition(now)
     assert camera.reason == "stalled" and 11 + 12.0 < now <= 11 + 12.6
     frozen, factory, progress, _ = make_camera(Timing())
@@ -217,7 +216,7 @@ def test_an_ffmpeg_still_reading_its_input_is_slow_not_stalled() -> None:
     for t in range(2, 12):
         progress.advance()
         frozen.transition(float(t))
-    factory.last.input_bytes = lambda: 7000  # type: ignore[attr-defined]  # frozen: nothing more read
+    factory.last.read = 7000  # frozen: nothing more read
     now = 11.0
     while frozen.state is State.RUNNING:
         now += 0.5
@@ -399,3 +398,25 @@ def test_a_camera_seen_down_is_retried_as_soon_as_it_answers_even_after_a_failed
     progress.advance()
     camera.transition(camera.since + 1)
     assert camera.state is State.RUNNING and not camera.probe_saw_down
+
+
+def test_a_restart_of_a_known_camera_that_gets_no_media_is_retried_soon() -> None:
+    camera, factory, progress, _ = make_camera(Timing())
+    camera.transition(0)
+    assert camera.start_deadline == 20.0, "a camera never seen running gets the whole start timeout"
+    for t in range(2, 12):  # 1 s GOP
+        progress.advance()
+        camera.transition(float(t))
+    factory.last.code = 1  # the camera goes away; ffmpeg exits
+    now = 12.0
+    while camera.state is not State.STARTING or len(factory.started) < 2:
+        now += 0.5
+        camera.probe_result(True)
+        camera.transition(now)
+        assert now < 120
+    restarted = now
+    assert camera.start_deadline == 9.0
+    while camera.state is State.STARTING:  # connected, but no segment ever comes
+        now += 0.5
+        camera.transition(now)
+    assert 9.0 < now - restarted <= 9.6 and camera.state is State.STOPPING

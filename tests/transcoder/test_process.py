@@ -66,3 +66,16 @@ def test_stream_info_is_parsed_from_the_input_section() -> None:
     ])
     assert (log.info.codec, log.info.width, log.info.height, log.info.fps) == ("h264", 1280, 720, 25.0)
     assert not any("Opening" in line for line in log.tail()), "per-segment noise stays out of the tail"
+
+
+def test_input_bytes_counts_what_the_process_has_read() -> None:
+    """What the stall check asks of a real process: the bytes it has read so far, growing as it reads."""
+    script = "import time\nwith open('/dev/zero', 'rb') as f: f.read(300000)\ntime.sleep(60)"
+    proc = FFmpegProcess([sys.executable, "-c", script], os.environ)
+    try:
+        wait_for(lambda: (proc.input_bytes() or 0) >= 300000, 10, message="rchar never reached what it read")
+    finally:
+        proc.kill()
+        wait_for(lambda: proc.poll() is not None, 10)
+        proc.close()
+    assert proc.input_bytes() is None, "a process that is gone has read nothing more"
