@@ -10,7 +10,7 @@ from flask import Flask
 from flask_migrate import Migrate
 
 from contract.redaction import install_log_redaction
-from portal import bounds, errors, i18n, security
+from portal import bounds, dbwait, errors, i18n, security
 from portal.models import db
 from portal.settings import Settings
 
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     open311.init_app(app)  # after errors: its answers under /open311/ take the spec's shape
     stats.init_app(app)
     security.init_app(app)
+    dbwait.init_app(app, settings.db_wait_s)  # outermost: a replayed request goes through everything again
 
     return app
 

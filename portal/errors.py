@@ -21,6 +21,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.bounds import InputError
+from portal.dbwait import MARKER, is_lost_connection
 
 log = logging.getLogger("pantau.errors")
 EXTENSION = "pantau_json_prefixes"
@@ -42,6 +43,7 @@ TITLES = {
     413: _l("Too large"),
     429: _l("Too many requests"),
     500: _l("Something went wrong"),
+    503: _l("Briefly unavailable"),
 }
 EXPLANATIONS = {
     400: _l("The request could not be understood. Check what you entered and try again."),
@@ -52,6 +54,7 @@ EXPLANATIONS = {
     413: _l("What you sent is too large."),
     429: _l("Too many requests in a short time. Please wait a moment and try again."),
     500: _l("The portal could not answer this request. It has been noted; please try again later."),
+    503: _l("The portal is restarting part of its service. Please try again in a few seconds."),
 }
 
 
@@ -109,6 +112,16 @@ def _input_error(exc: InputError) -> ResponseReturnValue:
 def _server_error(exc: BaseException) -> ResponseReturnValue:
     _rollback()
     original = getattr(exc, "original_exception", None) or exc
+    if is_lost_connection(original):  # the database is restarting: say so, and when to try again
+        log.warning("database unreachable on %s %s: %s", request.method, request.path[:200],
+                    type(original).__name__)
+        try:
+            return respond(503, headers={"Retry-After": "2", MARKER: "unavailable"})
+        except Exception:
+            log.exception("the error page failed")
+            return "503 Service Unavailable", 503, {"Content-Type": "text/plain; charset=utf-8",
+                                                    "Cache-Control": "no-store", "Retry-After": "2",
+                                                    MARKER: "unavailable"}
     if not isinstance(original, HTTPException) or isinstance(original, InternalServerError):
         log.error("unhandled error on %s %s", request.method, request.path[:200], exc_info=original)
     try:

@@ -60,6 +60,7 @@ class Settings:
     snapshot_interval_s: int = contract.SNAPSHOT_INTERVAL_S  # while someone looks at the camera
     snapshot_idle_interval_s: int = contract.SNAPSHOT_IDLE_INTERVAL_S  # while nobody does
     live_timeout_s: int = 300
+    db_wait_s: int = 15  # a worker API request that meets a lost database connection is replayed this long
     timezone: str = "Asia/Makassar"
     session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
     session_max_hours: int = 12  # and after this long in any case
@@ -173,6 +174,8 @@ class Settings:
             raise SettingsError(f"{PREFIX}SECOND_FACTOR cannot be off in production")
         if self.session_idle_minutes < 1 or self.session_max_hours < 1:
             raise SettingsError(f"{PREFIX}SESSION_IDLE_MINUTES and SESSION_MAX_HOURS must be at least 1")
+        if not 0 <= self.db_wait_s <= 60:
+            raise SettingsError(f"{PREFIX}DB_WAIT_S must be between 0 (never wait) and 60 seconds")
         if self.live_timeout_s < 0:
             raise SettingsError(f"{PREFIX}LIVE_TIMEOUT_S cannot be negative (0 means never pause)")
         try:

@@ -86,7 +86,7 @@ class WorkerConfig:
     housekeeping_interval_s: float = 5.0
     retention_interval_s: float = 300.0
     retention_max_s: float | None = None  # a cap on every camera's retention (the demo keeps an hour)
-    http_timeout_s: float = 10.0
+    http_timeout_s: float = 25.0  # more than the portal waits for a restarting database (PANTAU_DB_WAIT_S, 15 s)
     lease_grace_s: float = float(worker_api.LEASE_GRACE_S)
     # This node's public media address (docs/media-nodes.md), told to the portal in every sync; "" (the
     # default): viewers get the media from the portal's own /media, as on one machine.
