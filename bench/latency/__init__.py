@@ -60,7 +60,8 @@ def _settled(run: CameraRun) -> list[float]:
             if s.get("playing") is not None and s["now"] - first >= SETTLE_S * 1000]
 
 
-def measure(config: StackConfig, seconds: float, hls_config: dict[str, Any] | None = None) -> dict[str, Any]:
+def measure(config: StackConfig, seconds: float, hls_config: dict[str, Any] | None = None,
+            init_script: str | None = None) -> dict[str, Any]:
     with Stack(config) as stack:
         stack.wait_ready()
         keys = dict(zip(stack.camera_ids, stack.media_keys, strict=True))
@@ -69,7 +70,8 @@ def measure(config: StackConfig, seconds: float, hls_config: dict[str, Any] | No
         runs: list[CameraRun] = []
         try:
             for camera_id in stack.camera_ids:
-                runs.append(viewer.watch(stack.url, camera_id, seconds, hls_config=hls_config))
+                runs.append(viewer.watch(stack.url, camera_id, seconds, hls_config=hls_config,
+                                         init_script=init_script))
         finally:
             viewer.close()
             sampler.stop()
@@ -90,7 +92,9 @@ def measure(config: StackConfig, seconds: float, hls_config: dict[str, Any] | No
             "settled_p50_s": _round(percentile(_settled(run), 0.5)),
             "server_floor_p50_s": _round(percentile(sampler.floors.get(keys[run.camera_id], []), 0.5)),
             "hls_js_latency_p50_s": _round(percentile(hls_latency, 0.5)),
-            "stalls": sum(1 for s in run.samples[1:] if s.get("ready_state", 4) < 3),
+            **run.stall_figures(),
+            "samples_not_playing": sum(1 for s in run.samples[1:] if s.get("ready_state", 4) < 3),
+            "playlist_requests_per_s": round(run.playlist_requests / run.watched_s, 2) if run.watched_s else None,
             "target_latency_max_s": _round(max((s["target_latency"] for s in run.samples
                                                 if isinstance(s.get("target_latency"), int | float)), default=None)),
             "rate_above_1": sum(1 for s in run.samples if (s.get("rate") or 1) > 1.0),
