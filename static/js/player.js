@@ -310,7 +310,7 @@
     if (this.state !== "reconnecting") { this.advancedAt = Date.now(); }  // the deadline runs from the start
     if (Hls && Hls.isSupported()) {
       var config = {
-        // one segment behind the newest: with 1 s segments about 1.4 s from camera to screen (bench/latency)
+        // one segment behind the newest, which EdgeLoader fetches as it appears (camera to screen: bench/latency)
         liveSyncDurationCount: 1, liveMaxLatencyDurationCount: 4, maxLiveSyncPlaybackRate: 1.2,
         // a stall (the first one happens while starting) costs a quarter second, not a whole segment for good
         liveSyncOnStallIncrease: 0.25,
