@@ -41,11 +41,49 @@ SAMPLE_JS = """() => {
 }"""
 
 
+# Every stall, not only those a once-a-second sample happens to see: the video element's own events, recorded from
+# the page's start (media events do not bubble, but a capturing listener on the document sees them).
+EVENTS_JS = """(() => {
+  const log = window.__pantauMedia = {events: []};
+  for (const type of ['waiting', 'playing', 'seeking']) {
+    document.addEventListener(type, (e) => {
+      if (e.target && e.target.id === 'live-video') {
+        log.events.push({type, t: Date.now(), current_time: e.target.currentTime});
+      }
+    }, true);
+  }
+})()"""
+
+
+def stalls(events: list[dict[str, Any]], since_ms: float) -> dict[str, Any]:
+    """Stalls after playback began (the first ``playing`` event): each ``waiting`` then the next ``playing``;
+    ``seeks`` counts hls.js' jumps (to the live edge, over a gap) after the start."""
+    started = next((e["t"] for e in events if e["type"] == "playing"), None)
+    count, stalled_ms, seeks, since = 0, 0.0, 0, None
+    for event in events:
+        if started is None or event["t"] <= started or event["t"] < since_ms:
+            continue
+        if event["type"] == "waiting" and since is None:
+            count, since = count + 1, event["t"]
+        elif event["type"] == "playing" and since is not None:
+            stalled_ms, since = stalled_ms + event["t"] - since, None
+        elif event["type"] == "seeking":
+            seeks += 1
+    return {"stalls": count, "stalled_s": round(stalled_ms / 1000, 3), "seeks": seeks,
+            "stalled_at_end": since is not None}
+
+
 @dataclass
 class CameraRun:
     camera_id: int
     startup_s: float = 0.0  # click on play -> first playingDate
     samples: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # the video element's waiting/playing/seeking
+    playlist_requests: int = 0  # playlist requests made while sampling
+    watched_s: float = 0.0
+
+    def stall_figures(self) -> dict[str, Any]:
+        return stalls(self.events, self.samples[0]["now"] if self.samples else 0)
 
     def latencies(self) -> list[float]:
         return [(s["now"] - s["playing"]) / 1000 for s in self.samples if s.get("playing") is not None]
@@ -67,13 +105,23 @@ class Viewer:
         self.version = self.browser.version
 
     def watch(self, portal_url: str, camera_id: int, seconds: float, *, interval: float = 1.0,
-              hls_config: dict[str, Any] | None = None) -> CameraRun:
+              hls_config: dict[str, Any] | None = None, init_script: str | None = None) -> CameraRun:
         """Samples about every ``interval`` seconds (jittered by ±25 %, so as not to lock onto the 1 s segment
         cycle) for ``seconds`` from the first ``playingDate``."""
         rng = random.Random(camera_id)
         context = self.browser.new_context()
         try:
             page = context.new_page()
+            page.add_init_script(EVENTS_JS)
+            counting = {"on": False, "n": 0}
+
+            def count(request: Any) -> None:
+                if counting["on"] and ".m3u8" in request.url:
+                    counting["n"] += 1
+
+            page.on("request", count)
+            if init_script:  # an experiment's own JavaScript, run before the page's
+                page.add_init_script(init_script)
             if hls_config:
                 page.add_init_script(f"window.PantauPlayerConfig = {json.dumps(hls_config)};")
             page.goto(f"{portal_url}/kamera/{camera_id}")
@@ -81,14 +129,20 @@ class Viewer:
             clicked = time.monotonic()
             page.wait_for_function("() => window.PantauPlayer && window.PantauPlayer.playingDate", timeout=30_000)
             run = CameraRun(camera_id=camera_id, startup_s=round(time.monotonic() - clicked, 3))
-            deadline = time.monotonic() + seconds
-            tick = time.monotonic()
+            began = time.monotonic()
+            deadline = began + seconds
+            tick = began
+            counting["on"] = True
             while time.monotonic() < deadline:
                 sample = page.evaluate(SAMPLE_JS)
                 if sample is not None:
                     run.samples.append(sample)
                 tick += interval * rng.uniform(0.75, 1.25)
                 page.wait_for_timeout(max(0.0, tick - time.monotonic()) * 1000)
+            counting["on"] = False
+            run.watched_s = time.monotonic() - began
+            run.playlist_requests = counting["n"]
+            run.events = page.evaluate("() => window.__pantauMedia ? window.__pantauMedia.events : []")
             return run
         finally:
             context.close()

@@ -13,7 +13,14 @@
      segments, 4 to 10 s) or cannot be loaded, the player says "reconnecting" (data-state="reconnecting") instead
      of showing a frozen picture as live, reloads the source every few seconds, and plays again by itself when
      the camera is back; a camera reported offline that comes back restarts by itself if the viewer was
-     watching. */
+     watching.
+   - Low latency without a special server: hls.js asks for the live playlist once a target duration, so a segment
+     that appears just after a poll waited up to a whole segment (about 0.5 s on average with 1 s segments). The
+     playlist loader (EdgeLoader) answers hls.js' blocking reloads itself: it tells hls.js the playlist can block
+     (a tag added in the browser, never by the server), and when hls.js asks for the next media sequence it
+     fetches the playlist (revalidating, past any browser cache) from shortly before the next segment is due
+     (the last one's arrival plus its duration) every 100 ms until the segment is there, for at most 1.5 target
+     durations; then hls.js falls back to its usual polling. About 2-3 small playlist requests a segment. */
 (function () {
   "use strict";
   var POLL_PLAYING_MS = 2500, POLL_IDLE_MS = 20000, RETRY_MS = 3000, MAX_RETRIES = 10;
@@ -38,6 +45,143 @@
     }
     return scripts[url];
   }
+
+  // -- EdgeLoader: a playlist loader for hls.js that fetches a live playlist as soon as its next segment is in it --
+  var EDGE_LEAD_MS = 150, EDGE_POLL_MS = 100, EDGE_SLOW_POLL_MS = 250, BLOCK_TARGETS = 1.5;
+  var SERVER_CONTROL = "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES";
+  // playlist URL -> {msn: newest media sequence seen, at: when it was seen appearing (null: already there at the
+  // first look, so when it appeared is unknown), ms: its duration, lead: how early to start asking for the next}
+  var edges = {};
+
+  function now() { return window.performance.now(); }
+
+  function withoutDirectives(url) {  // hls.js adds _HLS_msn (and friends) for a server that blocks; ours does not
+    var u = new URL(url, document.baseURI);
+    ["_HLS_msn", "_HLS_part", "_HLS_skip"].forEach(function (name) { u.searchParams.delete(name); });
+    return u.href;
+  }
+
+  function playlistFacts(text) {
+    var count = 0, lastMs = 0, m, extinf = /#EXTINF:([0-9.]+)/g;
+    while ((m = extinf.exec(text))) { count++; lastMs = parseFloat(m[1]) * 1000; }
+    var seq = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text), target = /#EXT-X-TARGETDURATION:(\d+)/.exec(text);
+    return {
+      live: count > 0 && text.indexOf("#EXT-X-ENDLIST") < 0 && text.indexOf("#EXT-X-STREAM-INF") < 0,
+      msn: (seq ? Number(seq[1]) : 0) + count - 1, lastMs: lastMs, targetMs: target ? Number(target[1]) * 1000 : 0
+    };
+  }
+
+  function loaderStats() {
+    return { aborted: false, loaded: 0, retry: 0, total: 0, chunkCount: 0, bwEstimate: 0,
+             loading: { start: 0, first: 0, end: 0 }, parsing: { start: 0, end: 0 },
+             buffering: { start: 0, first: 0, end: 0 } };
+  }
+
+  function EdgeLoader(config) {
+    this.config = config;
+    this.context = null;
+    this.stats = loaderStats();
+    this.timer = null;
+    this.request = null;
+    this.closed = false;
+  }
+
+  EdgeLoader.prototype.load = function (context, loadConfig, callbacks) {
+    this.context = context;
+    this.loadConfig = loadConfig;
+    this.callbacks = callbacks;
+    this.stats = loaderStats();
+    this.stats.loading.start = now();
+    this.url = withoutDirectives(context.url);
+    var directives = context.deliveryDirectives, edge = edges[this.url];
+    this.msn = directives && typeof directives.msn === "number" ? directives.msn : null;
+    var wait = 0, targetMs = edge && edge.targetMs ? edge.targetMs : 1000;
+    if (this.msn !== null && edge && edge.at !== null && this.msn > edge.msn) {  // due: the last arrival + duration
+      wait = Math.max(0, edge.at + edge.ms * (this.msn - edge.msn) - edge.lead - now());
+    }
+    this.polls = 0;
+    this.firstPoll = now() + wait;
+    this.deadline = this.firstPoll + BLOCK_TARGETS * targetMs;
+    this.schedule(wait);
+  };
+
+  EdgeLoader.prototype.schedule = function (ms) {
+    var self = this;
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(function () { self.poll(); }, ms);
+  };
+
+  EdgeLoader.prototype.poll = function () {
+    var self = this, policy = (this.loadConfig && this.loadConfig.loadPolicy) || {};
+    var controller = new AbortController(), timedOut = false, first = 0;
+    var limit = [policy.maxTimeToFirstByteMs, policy.maxLoadTimeMs, this.loadConfig && this.loadConfig.timeout]
+      .filter(function (ms) { return typeof ms === "number" && ms > 0 && isFinite(ms); })[0] || 20000;  // not Infinity:
+    limit = Math.min(limit, 600000);  // a browser runs a timer longer than 2^31 ms at once
+    var guard = window.setTimeout(function () { timedOut = true; controller.abort(); }, limit);
+    this.request = controller;
+    fetch(this.url, { cache: "no-cache", credentials: "same-origin", signal: controller.signal })
+      .then(function (response) {
+        first = now();
+        return response.text().then(function (text) { return { response: response, text: text }; });
+      })
+      .then(function (got) {
+        window.clearTimeout(guard);
+        if (self.closed || self.request !== controller) { return; }
+        self.request = null;
+        var response = got.response, text = got.text, stats = self.stats;
+        if (!response.ok) {
+          stats.loading.end = now();
+          self.callbacks.onError({ code: response.status, text: response.statusText }, self.context, response, stats);
+          return;
+        }
+        var facts = playlistFacts(text), edge = edges[self.url];
+        self.polls++;
+        if (facts.live && (!edge || facts.msn !== edge.msn)) {
+          // Seen after waiting: it arrived within one poll, the lead is right. Seen at the first look: it came
+          // earlier than expected, so start twice as early next time (a new phase is found in a few segments).
+          var lead = !edge || self.polls > 1 ? EDGE_LEAD_MS : Math.min(2 * edge.lead, facts.lastMs || 1000);
+          edges[self.url] = { msn: facts.msn, at: edge ? now() : null, ms: facts.lastMs || facts.targetMs,
+                              targetMs: facts.targetMs, lead: lead };
+        }
+        if (facts.live && self.msn !== null && facts.msn < self.msn && now() < self.deadline) {
+          self.schedule(now() - self.firstPoll < 1000 ? EDGE_POLL_MS : EDGE_SLOW_POLL_MS);  // not there yet
+          return;
+        }
+        if (facts.live && text.indexOf("#EXT-X-SERVER-CONTROL") < 0) {
+          text = text.replace(/^#EXTM3U[^\n]*\n/, function (head) { return head + SERVER_CONTROL + "\n"; });
+        }
+        stats.loading.first = first;
+        stats.loading.end = now();
+        stats.loaded = stats.total = text.length;
+        self.callbacks.onSuccess({ url: response.url || self.url, data: text, code: response.status }, stats,
+                                 self.context, response);
+      })
+      .catch(function (error) {
+        window.clearTimeout(guard);
+        if (self.closed || self.request !== controller) { return; }
+        self.request = null;
+        self.stats.loading.end = now();
+        if (timedOut) { self.callbacks.onTimeout(self.stats, self.context, null); return; }
+        self.callbacks.onError({ code: 0, text: String(error && error.message || error) }, self.context, null,
+                               self.stats);
+      });
+  };
+
+  EdgeLoader.prototype.abort = function () {
+    window.clearTimeout(this.timer);
+    var request = this.request;
+    this.request = null;
+    this.stats.aborted = true;
+    if (request) { request.abort(); }
+    if (this.callbacks && this.callbacks.onAbort) { this.callbacks.onAbort(this.stats, this.context, null); }
+  };
+
+  EdgeLoader.prototype.destroy = function () {
+    this.closed = true;
+    window.clearTimeout(this.timer);
+    if (this.request) { this.request.abort(); this.request = null; }
+    this.callbacks = null;
+  };
 
   function Player(root) {
     var self = this;
@@ -166,11 +310,12 @@
     if (this.state !== "reconnecting") { this.advancedAt = Date.now(); }  // the deadline runs from the start
     if (Hls && Hls.isSupported()) {
       var config = {
-        // one segment behind the newest: with 1 s segments about 1.4 s from camera to screen (bench/latency)
+        // one segment behind the newest, which EdgeLoader fetches as it appears (camera to screen: bench/latency)
         liveSyncDurationCount: 1, liveMaxLatencyDurationCount: 4, maxLiveSyncPlaybackRate: 1.2,
         // a stall (the first one happens while starting) costs a quarter second, not a whole segment for good
         liveSyncOnStallIncrease: 0.25,
-        maxBufferLength: 10, backBufferLength: 10, manifestLoadingMaxRetry: 0
+        maxBufferLength: 10, backBufferLength: 10, manifestLoadingMaxRetry: 0,
+        pLoader: EdgeLoader  // the live playlist as soon as its next segment is there (see the top of this file)
       };
       var extra = window.PantauPlayerConfig || {};  // a page or a benchmark may tune hls.js
       for (var key in extra) { if (Object.prototype.hasOwnProperty.call(extra, key)) { config[key] = extra[key]; } }
