@@ -9,6 +9,10 @@ carries a download link or token. Each e-mail is in the audit log, and its deliv
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from dataclasses import dataclass
+
 from flask import current_app, has_request_context, request, url_for
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
@@ -40,14 +44,13 @@ def page_url(request_id: int) -> str:
 
 def compose(req: FootageRequest, event: str) -> tuple[str, str]:
     """Subject and text of the e-mail for ``event``, in the current locale."""
-    settings = _settings()
     headline = {
         "approved": gettext("Footage request %(id)s was approved", id=req.id),
         "rejected": gettext("Footage request %(id)s was rejected", id=req.id),
         "ready": gettext("Footage of request %(id)s is ready to download", id=req.id),
         "failed": gettext("The export of footage request %(id)s failed", id=req.id),
     }[event]
-    subject = f"[Pantau {settings.city_name}] {headline} ({req.case_number})"
+    subject = f"[Pantau] {headline} ({req.case_number})"
     name = req.requester.full_name or req.requester.username
     lines = [gettext("Dear %(name)s,", name=name), "", headline + ".", "",
              gettext("Case number: %(case)s", case=req.case_number),
@@ -86,9 +89,27 @@ def tell(req: FootageRequest, event: str) -> OutboxMessage | None:
     return row
 
 
-def of(req: FootageRequest) -> list[OutboxMessage]:
+@dataclass(frozen=True)
+class Notice:
+    """An e-mail to the requester as the request's page shows it."""
+
+    subject: str
+    to: str
+    status: str  # the outbox's: pending, sent, failed
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+def of(req: FootageRequest) -> list[Notice]:
     """The e-mails sent (or being sent) to the requester about this request, oldest first."""
     if req.id is None:
         return []
-    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.footage_request_id == req.id)
-                                   .order_by(OutboxMessage.id)))
+    found = []
+    for row in db.session.scalars(select(OutboxMessage).where(OutboxMessage.footage_request_id == req.id)
+                                  .order_by(OutboxMessage.id)):
+        try:
+            subject = str(json.loads(row.payload).get("subject", ""))
+        except (ValueError, AttributeError):
+            subject = ""
+        found.append(Notice(subject, row.destination, row.status, row.created_at, row.sent_at))
+    return found
