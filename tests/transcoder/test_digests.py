@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import logging
 import os
 import subprocess
 from pathlib import Path
@@ -83,7 +82,7 @@ def test_held_segments_are_hashed_ahead_and_a_changed_one_is_hashed_again(tmp_pa
 
 
 def test_the_moov_goes_into_a_reserve_at_the_front_and_a_small_reserve_falls_back_to_faststart(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ffmpeg = require_tool("ffmpeg", reason="exports run ffmpeg")
     made = make_segments(tmp_path, 3, START, 3, seconds=4)
     job = job_for(made, START + dt.timedelta(seconds=1), START + dt.timedelta(seconds=11))
@@ -97,11 +96,18 @@ def test_the_moov_goes_into_a_reserve_at_the_front_and_a_small_reserve_falls_bac
 
     monkeypatch.setattr(export, "MOOV_BASE_BYTES", 200)
     monkeypatch.setattr(export, "MOOV_BYTES_PER_SAMPLE", 0)
-    caplog.set_level(logging.INFO, "pantau.transcoder")
+    runs: list[list[str]] = []
+    real_run = export._run_ffmpeg
+
+    def recorded(argv: list[str], *args: Any) -> Any:
+        runs.append(argv)
+        return real_run(argv, *args)
+
+    monkeypatch.setattr(export, "_run_ffmpeg", recorded)
     small = job_for(made, job.start, job.end, job_id=2)
     fallback = run_export(small, tmp_path, ffmpeg, Report(2, small.output))
     assert fallback.state == "done", fallback.error
-    assert "writing it with +faststart" in caplog.text
+    assert [("-moov_size" in a, "+faststart" in a) for a in runs] == [(True, False), (False, True)]
     out2 = tmp_path / small.output
     boxes2 = layout(out2)
     assert boxes2.index(b"moov") < boxes2.index(b"mdat") and fallback.sha256 == sha(out2)
