@@ -91,6 +91,8 @@ def test_a_rejection_is_mailed_in_indonesian_without_secrets_and_shown_on_the_pa
                          (as_user(app, admin), f"/admin/rekaman/{request.id}")):
         page = client.get(path).get_data(as_text=True)
         assert 'data-notice-status="sent"' in page and "andi@127.0.0.1" in page and "terkirim" in page, path
+    audit = as_user(app, admin).get("/admin/audit?action=footage.requester_emailed").get_data(as_text=True)
+    assert "footage.requester_emailed" in audit and "andi@127.0.0.1" in audit
 
 
 def test_approval_and_the_ready_export_are_mailed_in_the_requesters_language(app: Flask,
