@@ -51,6 +51,7 @@ class Digests:
         self.file = media_root / "recordings" / ".sha256.json"
         self._lock = threading.Lock()
         self._fill_lock = threading.Lock()
+        self._save_lock = threading.Lock()
         self._entries: dict[str, tuple[Key, str]] = self._load()
         self.hashed_total = 0
         self.hashed_bytes = 0
@@ -77,10 +78,11 @@ class Digests:
             data = {"version": FILE_VERSION,
                     "files": {p: [*key, digest] for p, (key, digest) in sorted(self._entries.items())}}
         try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data))
-            os.replace(tmp, self.file)
+            with self._save_lock:  # the hold's filler and an export may save at once
+                self.file.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(data))
+                os.replace(tmp, self.file)
         except OSError as exc:
             log.warning("could not keep the segments' digests on disk: %s", exc.strerror or exc)
 
