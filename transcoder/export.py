@@ -2,10 +2,20 @@
 
 The portal lists jobs in the sync reply (``exports``, docs/worker-api.md); each job names the segments to use.
 ffmpeg's concat demuxer reads them in order, ``inpoint``/``outpoint`` trim the first and last to the asked
-seconds, and the streams are copied (no re-encode) into an MP4 with ``+faststart``. The source segments are
-hashed while ffmpeg reads them, the result is hashed once written, and everything goes back to the portal in
-the next syncs (``exports`` of the request) until one of them succeeded; the portal signs the manifest.
-A segment missing on disk is reported, never silently skipped: the portal lists it as a gap.
+seconds, and the streams are copied (no re-encode) into an MP4 whose index (``moov``) comes before the media, as
+``+faststart`` makes it. Two things keep this close to a bare concat:
+
+- the ``moov`` is written in one pass into space reserved at the front (``-moov_size``, sized from the samples
+  the sources' fragments hold, with a wide margin) instead of ``+faststart``'s second pass that rewrites the
+  whole file; when ffmpeg says the reserve was too small, the export runs again with ``+faststart``;
+- when every source has the same sample descriptions (one camera, one stream setup), the concat demuxer copies
+  the H.264 packets as they are (``auto_convert`` off) instead of converting them to Annex B and back.
+
+The SHA-256 of each source segment is usually known before the export starts (:mod:`transcoder.digests`: the
+worker hashes held segments when it learns of the hold); the others are hashed while ffmpeg reads them. The
+result is hashed once written, and everything goes back to the portal in the next syncs (``exports`` of the
+request) until one of them succeeded; the portal signs the manifest. A segment missing on disk is reported,
+never silently skipped: the portal lists it as a gap.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ from typing import Any
 import ffmpeg as ffmpeg_graph
 
 from contract import worker_api
+from transcoder.digests import Digests
+from transcoder.mp4 import fragments
 from transcoder.process import _set_parent_death_signal
 from transcoder.redact import redact
 
@@ -35,6 +47,13 @@ _SOURCE = re.compile(r"recordings/(?P<camera>[0-9]{1,10})/[0-9]{8}/[0-9]{6}(-[0-
 _OUTPUT = re.compile(rf"{worker_api.EXPORTS_DIR}/[A-Za-z0-9_-]{{1,64}}/[A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}\.mp4")
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "error", "-progress", "pipe:1")
 STDERR_LINES = 20
+# the moov reserve: per sample at most stsz 4 + stts 8 + ctts 8 + stco 8 + stsc 12 bytes (a chunk per sample at
+# worst) and a keyframe's stss 4, so 48 with room; plus the boxes around them and the metadata
+MOOV_BYTES_PER_SAMPLE = 48
+MOOV_BASE_BYTES = 64 << 10
+PACKETS_PER_S_GUESS = 120  # sources that are not fragmented MP4: up to 60 frames/s of video and 60 audio packets
+RESERVE_TOO_SMALL = "reserved_moov_size is too small"
+TRAILER_FAILED = "Error writing trailer"  # the file is unfinished, though ffmpeg may exit with 0
 
 
 def _time(value: Any, what: str) -> datetime:
@@ -130,15 +149,42 @@ def plan(job: ExportJob, media_root: Path) -> Plan:
     return Plan(used, missing, inpoint, outpoint, max(expected, 0.001))
 
 
-def build_argv(ffmpeg: str, list_path: Path, output: Path, *, creation_time: datetime, title: str) -> list[str]:
-    """Concat demuxer in, stream copy out, index at the front; the input list names absolute paths we built."""
-    stream = ffmpeg_graph.input(str(list_path), f="concat", safe="0", protocol_whitelist="file")
+def build_argv(ffmpeg: str, list_path: Path, output: Path, *, creation_time: datetime, title: str,
+               moov_reserve: int | None = None, auto_convert: bool = True) -> list[str]:
+    """Concat demuxer in, stream copy out, index at the front (in space reserved for it when ``moov_reserve`` is
+    given, else by ``+faststart``'s second pass); the input list names absolute paths we built."""
+    inputs: dict[str, str] = {"f": "concat", "safe": "0", "protocol_whitelist": "file"}
+    if not auto_convert:
+        inputs["auto_convert"] = "0"
+    front = {"moov_size": str(moov_reserve)} if moov_reserve else {"movflags": "+faststart"}
+    stream = ffmpeg_graph.input(str(list_path), **inputs)
     out = stream.output(
-        str(output), c="copy", map="0", f="mp4", movflags="+faststart", avoid_negative_ts="make_zero",
+        str(output), c="copy", map="0", f="mp4", avoid_negative_ts="make_zero", **front,
         **{"metadata": f"creation_time={creation_time.strftime('%Y-%m-%dT%H:%M:%S.000000Z')}",
            "metadata:g": f"title={title}"},
     )
     return [ffmpeg, *GLOBAL_ARGS, *out.get_args()]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the sources are copied: the ``moov`` reserve and whether packets need the concat's conversion."""
+
+    moov_reserve: int
+    auto_convert: bool
+    samples: int | None  # counted in the sources' fragments; None when guessed from the span
+
+
+def layout_for(paths: Iterable[Path], expected_s: float) -> Layout:
+    """Count the samples of the sources' fragments (their ``moof`` headers only) for the ``moov`` reserve, and see
+    whether they share their sample descriptions (then no packet needs converting)."""
+    found = [fragments(p) for p in paths]
+    if not found or any(f is None for f in found):
+        guess = int(max(expected_s, 1.0) * PACKETS_PER_S_GUESS)
+        return Layout(MOOV_BASE_BYTES + 2 * MOOV_BYTES_PER_SAMPLE * guess, True, None)
+    samples = sum(f.samples for f in found if f is not None)
+    same = len({f.descriptions for f in found if f is not None}) == 1
+    return Layout(MOOV_BASE_BYTES + MOOV_BYTES_PER_SAMPLE * samples, not same, samples)
 
 
 def sha256_files(paths: Iterable[Path]) -> list[tuple[str, int]]:
@@ -201,8 +247,9 @@ class Report:
 
 def run_export(job: ExportJob, media_root: Path, ffmpeg: str, report: Report,
                on_progress: Callable[[float], None] | None = None,
-               running: set[subprocess.Popen[str]] | None = None) -> Report:
-    """Run one job to its end (in a worker thread); fills and returns ``report``."""
+               running: set[subprocess.Popen[str]] | None = None, digests: Digests | None = None) -> Report:
+    """Run one job to its end (in a worker thread); fills and returns ``report``. ``digests``: the SHA-256 of
+    segments hashed ahead (when the hold was placed); without it every source is hashed now."""
     steps = plan(job, media_root)
     report.missing = list(steps.missing)
     report.ffmpeg_version = ffmpeg_version(ffmpeg)
@@ -217,23 +264,42 @@ def run_export(job: ExportJob, media_root: Path, ffmpeg: str, report: Report,
     first, last = steps.used[0], steps.used[-1]
     actual_start = max(first.start, job.start)
     actual_end = min(last.end, job.end)
-    argv = build_argv(ffmpeg, listing, partial, creation_time=actual_start,
-                      title=f"Pantau export {job.id} camera {job.camera_id}")
-    hashes: list[tuple[str, int]] = []
+    title = f"Pantau export {job.id} camera {job.camera_id}"
+    digests = digests or Digests(media_root)
+    hashes: dict[str, tuple[str, int]] = {}
+    for source in steps.used:
+        if (known := digests.known(source.path)) is not None:
+            hashes[source.path] = known
+    unknown = [s.path for s in steps.used if s.path not in hashes]
     hash_error: list[BaseException] = []
 
     def hash_sources() -> None:  # alongside ffmpeg: both read the same files, the second from the page cache
         try:
-            hashes.extend(sha256_files(media_root / s.path for s in steps.used))
+            for path in unknown:
+                hashes[path] = digests.digest(path)
         except OSError as exc:
             hash_error.append(exc)
 
     hasher = threading.Thread(target=hash_sources, name=f"export-{job.id}-hash", daemon=True)
-    hasher.start()
+    if unknown:
+        hasher.start()
     report.state = "running"
     try:
-        out_s, tail = _run_ffmpeg(argv, steps.expected_s, report, on_progress, running)
-        hasher.join()
+        shape = layout_for((media_root / s.path for s in steps.used), steps.expected_s)
+        argv = build_argv(ffmpeg, listing, partial, creation_time=actual_start, title=title,
+                          moov_reserve=shape.moov_reserve, auto_convert=shape.auto_convert)
+        try:
+            out_s, tail = _run_ffmpeg(argv, steps.expected_s, report, on_progress, running)
+        except FfmpegFailed as exc:  # ffmpeg 5.1 exits 0 after a failed trailer: _follow raises on its message too
+            if not any(RESERVE_TOO_SMALL in line for line in exc.tail):
+                raise
+            log.info("export %s: the moov reserve of %d bytes was too small; writing it with +faststart",
+                     job.id, shape.moov_reserve)
+            argv = build_argv(ffmpeg, listing, partial, creation_time=actual_start, title=title,
+                              auto_convert=shape.auto_convert)
+            out_s, tail = _run_ffmpeg(argv, steps.expected_s, report, on_progress, running)
+        if unknown:
+            hasher.join()
         if hash_error:
             raise OSError(f"a source segment could not be read: {hash_error[0]}")
         if not partial.is_file() or partial.stat().st_size == 0:
@@ -241,18 +307,29 @@ def run_export(job: ExportJob, media_root: Path, ffmpeg: str, report: Report,
         digest, size = sha256_files([partial])[0]
         os.replace(partial, output)
     except Exception as exc:  # noqa: BLE001 - reported to the portal, the job fails
-        hasher.join()
+        if unknown:
+            hasher.join()
         partial.unlink(missing_ok=True)
         report.state, report.error = "failed", redact(str(exc))[:2000]
         log.warning("export %s failed: %s", job.id, report.error)
         return report
     finally:
         listing.unlink(missing_ok=True)
-    report.sources = [{"path": s.path, "bytes": n, "sha256": h} for s, (h, n) in zip(steps.used, hashes, strict=True)]
+    if unknown:
+        digests.save()
+    report.sources = [{"path": s.path, "bytes": hashes[s.path][1], "sha256": hashes[s.path][0]} for s in steps.used]
     report.bytes, report.sha256, report.duration_s = size, digest, round(out_s, 3)
     report.actual_start, report.actual_end = actual_start, actual_end
     report.state, report.progress = "done", 1.0
     return report
+
+
+class FfmpegFailed(RuntimeError):
+    """ffmpeg exited with an error; ``tail`` holds the last lines it wrote to stderr."""
+
+    def __init__(self, code: int, tail: list[str]) -> None:
+        super().__init__(f"ffmpeg exited with {code}: " + " | ".join(tail[-3:]))
+        self.tail = list(tail)
 
 
 def _run_ffmpeg(argv: list[str], expected_s: float, report: Report, on_progress: Callable[[float], None] | None,
@@ -294,8 +371,8 @@ def _follow(proc: subprocess.Popen[str], expected_s: float, report: Report,
                 on_progress(report.progress)
     code = proc.wait()
     reader.join(timeout=5)
-    if code != 0:
-        raise RuntimeError(f"ffmpeg exited with {code}: " + " | ".join(tail[-3:]))
+    if code != 0 or any(TRAILER_FAILED in line for line in tail):
+        raise FfmpegFailed(code, tail)
     return out_s, tail
 
 
@@ -303,8 +380,9 @@ class Exporter:
     """The worker's export jobs: started as the portal lists them, one at a time, reported until delivered."""
 
     def __init__(self, media_root: Path, ffmpeg: str, pool: Executor,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, digests: Digests | None = None) -> None:
         self.media_root = media_root
+        self.digests = digests or Digests(media_root)
         self.ffmpeg = ffmpeg
         self.pool = pool
         self.clock = clock
@@ -339,7 +417,7 @@ class Exporter:
         report = self.reports[job.id]
         started = self.clock()
         try:
-            run_export(job, self.media_root, self.ffmpeg, report, running=self._procs)
+            run_export(job, self.media_root, self.ffmpeg, report, running=self._procs, digests=self.digests)
         except Exception as exc:  # noqa: BLE001 - never lose the report
             report.state, report.error = "failed", redact(str(exc))[:2000]
             log.exception("export %s failed", job.id)

@@ -79,6 +79,19 @@ class HoldList:
         end = start + timedelta(seconds=self.margin_s)
         return any(c == camera and start <= hold_end and end >= hold_start for c, hold_start, hold_end in self.spans)
 
+    def on_disk(self, media_root: Path) -> list[str]:
+        """The held segments present under ``media_root`` (listed paths, and the files of held spans' days)."""
+        found = {p for p in self.paths if _NAME.fullmatch(p) and (media_root / p).is_file()}
+        margin = timedelta(seconds=self.margin_s)
+        for camera, start, end in self.spans:
+            day = (start - margin).date()
+            while day <= end.date():
+                folder = media_root / "recordings" / str(camera) / day.strftime("%Y%m%d")
+                if folder.is_dir():
+                    found.update(rel for f in folder.glob("*.mp4") if (rel := str(f.relative_to(media_root))) in self)
+                day += timedelta(days=1)
+        return sorted(found)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.paths)
 

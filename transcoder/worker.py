@@ -26,6 +26,7 @@ from transcoder.archive import Archive
 from transcoder.camera import Camera, State, Timing
 from transcoder.client import PortalClient, SyncError
 from transcoder.config import ConfigError, WorkerConfig
+from transcoder.digests import Digests, lower_priority
 from transcoder.export import Exporter
 from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv, ffmpeg_env, find_ffmpeg
 from transcoder.holds import HoldList
@@ -74,7 +75,12 @@ class Worker:
                                retention_max_s=config.retention_max_s)
         # Export jobs one at a time, beside the cameras (a copy costs little CPU; two at once would share the disk).
         self._export_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
-        self.exports = Exporter(config.media_root, self.ffmpeg, self._export_pool, clock=clock)
+        # the SHA-256 of held segments, computed when the hold is learnt (before any approval), for the exports
+        self.digests = Digests(config.media_root)
+        self._digest_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest", initializer=lower_priority)
+        self.exports = Exporter(config.media_root, self.ffmpeg, self._export_pool, clock=clock, digests=self.digests)
+        if self.archive.held is not None:
+            self._hash_held(self.archive.held)
         self._export_receipt: tuple[list[int], int] = ([], 0)
         self._leftovers_at = 0.0
         self.left = False  # the last sync at shutdown told the portal this worker is leaving, and it answered
@@ -123,7 +129,14 @@ class Worker:
     def pending_segments(self) -> list[Segment]:
         return self.sync.pending_segments
 
+    def _hash_held(self, held: HoldList) -> None:
+        """Hash the held segments on disk whose SHA-256 is not stored yet, in the background at low priority."""
+        self._digest_pool.submit(lambda: self.digests.fill(held.on_disk(self.config.media_root)))
+
     def _take(self, segments: list[Segment]) -> None:
+        held = self.archive.held
+        if held is not None and (finished := [s.path for s in segments if s.path in held]):
+            self._digest_pool.submit(self.digests.fill, finished)  # footage recorded inside a held span
         self.sync.pending_segments.extend(segments)
         self.figures.segments_recorded += len(segments)
         self.figures.bytes_written += sum(s.bytes for s in segments)
@@ -134,7 +147,10 @@ class Worker:
         self.out = out
         # a segment's end is not in its name: it lasts about record_segment_seconds, cut on the next keyframe
         margin = out.record_segment_seconds + HOLD_SLACK_S
-        self.archive.set_held(HoldList.from_api(response.get("held_segments"), response.get("holds"), margin))
+        held = HoldList.from_api(response.get("held_segments"), response.get("holds"), margin)
+        if held != self.archive.held:
+            self._hash_held(held)
+        self.archive.set_held(held)
         self.exports.apply(response.get("exports"), response.get("expired_exports"))
         wanted: dict[int, CameraSpec] = {}
         for item in response.get("cameras") or []:
@@ -322,6 +338,7 @@ class Worker:
         self._sync_pool.shutdown(wait=False, cancel_futures=True)
         self.exports.stop()
         self._export_pool.shutdown(wait=False, cancel_futures=True)
+        self._digest_pool.shutdown(wait=False, cancel_futures=True)
         self._snapshot_pool.shutdown(wait=False, cancel_futures=True)
         log.info("worker %s stopped", self.config.name)
 

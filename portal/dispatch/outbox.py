@@ -183,3 +183,12 @@ def on_incident_changed(incident: Incident, change: str) -> list[OutboxMessage]:
             rows += _messages(dispatch, "Cancel", "dispatch.cancelled", email=True, reason=reason,
                               status="cancelled")
     return rows
+
+
+def email(destination: str, subject: str, text: str, *, footage_request_id: int | None = None) -> OutboxMessage:
+    """A plain e-mail (no CAP attached) for ``pantau jobs`` to send like the others; the caller commits. Used to
+    tell a footage requester what became of their request (``portal.footage.notices``)."""
+    payload = json.dumps({"subject": subject[:200], "text": text}, ensure_ascii=False)
+    row = _row(EMAIL, destination, JSON_TYPE, payload, None, None, str(uuid.uuid4()), utcnow())
+    row.footage_request_id = footage_request_id
+    return row

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from contract import worker_api
-from portal.footage import holds, manifest
+from portal.footage import holds, manifest, notices
 from portal.footage.evidence import EvidenceKeyError
 from portal.models import (
     DownloadLink,
@@ -47,9 +47,11 @@ def _settings() -> Settings:
     return current_app.config["PANTAU"]  # type: ignore[no-any-return]
 
 
-def tell_requester(request: FootageRequest) -> None:
-    """The request shows as new to its requester until they open it."""
+def tell_requester(request: FootageRequest, event: str) -> None:
+    """The request shows as new to its requester until they open it, and they get an e-mail
+    (``portal.footage.notices``) when they have an address."""
     request.requester_seen_at = None
+    notices.tell(request, event)
 
 
 # -- decisions --
@@ -66,7 +68,7 @@ def approve(request: FootageRequest, admin: User, note: str, now: dt.datetime, *
     record("footage.request_approved", target_type="footage_request", target_id=request.id, note=note[:500],
            case_number=request.case_number, **audit)
     plan_exports(request, now)
-    tell_requester(request)
+    tell_requester(request, "approved")
     settle(request, now)
 
 
@@ -80,7 +82,7 @@ def reject(request: FootageRequest, admin: User, note: str, now: dt.datetime, **
     record("footage.request_rejected", target_type="footage_request", target_id=request.id, note=note[:500],
            case_number=request.case_number, **audit)
     holds.release_of_request(request, now, "request rejected")
-    tell_requester(request)
+    tell_requester(request, "rejected")
 
 
 def cancel(request: FootageRequest, user: User, now: dt.datetime, **audit: Any) -> None:
@@ -259,7 +261,7 @@ def settle(request: FootageRequest, now: dt.datetime) -> None:
     if not any(e.status == E.DONE.value for e in exports) and any(e.status == E.FAILED.value for e in exports):
         request.move(R.FAILED)
         record("footage.request_failed", target_type="footage_request", target_id=request.id, actor="system")
-        tell_requester(request)
+        tell_requester(request, "failed")
         return
     settings = _settings()
     try:
@@ -284,7 +286,7 @@ def settle(request: FootageRequest, now: dt.datetime) -> None:
     record("footage.request_ready", target_type="footage_request", target_id=request.id, actor="system",
            manifest_sha256=request.manifest_sha256, expires_at=request.expires_at.isoformat(),
            files=sum(1 for e in exports if e.status == E.DONE.value))
-    tell_requester(request)
+    tell_requester(request, "ready")
 
 
 # -- expiry --

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask_babel import format_date, gettext
 from flask_babel import lazy_gettext as _l
 
+from portal.footage import notices
 from portal.i18n import ZONES
 
 REQUEST_STATUS = {
@@ -22,6 +23,7 @@ EXPORT_STATUS = {
     "failed": _l("failed"), "expired": _l("expired"),
 }
 HOLD_KIND = {"police": _l("police request"), "resident": _l("resident's request"), "admin": _l("by an admin")}
+NOTICE_STATUS = {"pending": _l("waiting to be sent"), "sent": _l("sent"), "failed": _l("could not be sent")}
 GAP_REASON = {"not_recorded": _l("nothing was recorded"), "missing_on_disk": _l("a recorded segment was missing")}
 CHECK_OK = {
     "manifest_readable": _l("The manifest is a Pantau evidence manifest."),
@@ -117,6 +119,8 @@ def init_app(app: Flask) -> None:
             "hold_kind_label": lambda s: str(HOLD_KIND.get(s, s)),
             "gap_label": lambda s: str(GAP_REASON.get(s, s)),
             "check_label": check_label,
+            "notices_of": notices.of,
+            "notice_status_label": lambda s: str(NOTICE_STATUS.get(s, s)),
             "zone_label": zone_label(),
             "max_play": dt.timedelta(hours=1),
         }

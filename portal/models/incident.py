@@ -125,6 +125,9 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"))
     claimed_by: Mapped[str | None] = mapped_column(String(40))
     lease_until: Mapped[dt.datetime | None] = mapped_column()
+    # a notice to a footage requester (portal/footage/notices.py): shown on the request's page with its outcome
+    footage_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("footage_requests.id", ondelete="SET NULL"), index=True)
 
 
 from portal.models.audit import AuditEntry  # noqa: E402  (the guard above needs it)
