@@ -2,16 +2,21 @@
 ``auth_request`` costs.
 
 One real worker (ffmpeg, ``-c copy``) turns simulated RTSP cameras (720p, 2 Mbps, a keyframe a second) into live
-HLS with 1 s segments; the portal runs under gunicorn. Two nginx serve the same media folder in the same run:
+HLS with 1 s segments; the portal runs under gunicorn. Two nginx serve the same media folder in the same run, and viewers watch in three modes:
 
-- **auth**: the project's configuration (``nginx/render.py``, plain mode), every playlist and segment behind
-  ``auth_request`` to the portal, answers cached 1 s per camera and session;
+- **auth** (the headline): the project's configuration (``nginx/render.py``, plain mode) as a player uses it: the
+  playlist URL the camera's status feed gives, a signed media link (``portal/media/links.py``); nginx checks the
+  link itself (``secure_link``) and asks the portal (``auth_request``, cached 1 s per camera and session) about
+  the playlist only;
+- **checked**: the same nginx on the plain URLs, every playlist and segment behind the cached ``auth_request``
+  (what every viewer paid before signed links; kept for comparison);
 - **static**: the same configuration with the ``auth_request`` lines taken out (plain static files).
 
 Simulated viewers (``bench/delivery/viewers.py``: asyncio, keep-alive, hls.js's reload rhythm) watch the
-cameras through one nginx, then the other, alternating for ``TRIALS`` trials. Each nginx runs one worker
-process; its CPU (and, with auth, the portal's CPU above what it spends on the same phase without viewers)
-is read from ``/proc``. Figures:
+cameras in each mode in turn for ``TRIALS`` trials, the order rotated every trial (so no mode always follows
+another). Each nginx runs one worker process; its CPU (and, with auth, the portal's CPU above what it spends in
+the static phase of the same trial) is read from ``/proc/<pid>/schedstat`` (nanoseconds of CPU time, not the
+10 ms ticks of ``/proc/<pid>/stat``, which were a few percent of a phase's ~0.5 s). Figures:
 
 - ``segments_per_s`` per mode, and per CPU second (``segments_per_cpu_s``);
 - ``auth_vs_static_ratio``: segments per CPU second with auth / without (goal >= 0.9, moonshot 0.97);
@@ -22,13 +27,13 @@ is read from ``/proc``. Figures:
 - ``viewers_per_core``: 2 Mbps viewers one fully busy core serves through the auth configuration
   (viewers / CPU cores used by nginx and the portal's share).
 
-The machine this runs on is shared and busy, and CPU time read from ``/proc`` is noisy at these small amounts
-(a fraction of a CPU second per phase): the phases alternate (static then auth, auth then static, ...) in
-short trials, and the headline ratios are over all trials together (total segments / total CPU seconds);
-each trial's own figures are kept (``*_runs``) for the spread.
+The machine this runs on is shared and busy, and nginx's CPU per phase is small (about 1 s in a 20 s phase):
+phases are 20 s, the modes are interleaved in rotated order, the headline ratios are over all trials together
+(total segments / total CPU seconds), and each trial's own figures are kept (``*_runs``) with their spread
+(``*_spread``: min, quartiles, max) so a reader can see how far one trial may stray.
 
-A run takes about 2-3 minutes. Settings: ``PANTAU_BENCH_DELIVERY_VIEWERS`` (default 400),
-``..._CAMERAS`` (1), ``..._TRIALS`` (6), ``..._SECONDS`` (10 per trial and mode).
+A run takes about 6-7 minutes. Settings: ``PANTAU_BENCH_DELIVERY_VIEWERS`` (default 400),
+``..._CAMERAS`` (1), ``..._TRIALS`` (6), ``..._SECONDS`` (20 per trial and mode).
 """
 
 from __future__ import annotations
@@ -46,56 +51,76 @@ MOONSHOTS = {"auth_vs_static_ratio": 0.97, "portal_requests_per_viewer_minute": 
 VIEWERS = int(os.environ.get("PANTAU_BENCH_DELIVERY_VIEWERS", "400"))
 CAMERAS = int(os.environ.get("PANTAU_BENCH_DELIVERY_CAMERAS", "1"))
 TRIALS = int(os.environ.get("PANTAU_BENCH_DELIVERY_TRIALS", "6"))
-SECONDS = float(os.environ.get("PANTAU_BENCH_DELIVERY_SECONDS", "10"))
+SECONDS = float(os.environ.get("PANTAU_BENCH_DELIVERY_SECONDS", "20"))
+MODES = ("static", "auth", "checked")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+    """CPU time of these processes: nanoseconds from schedstat where the kernel has it, else clock ticks."""
+    total = 0.0
     for pid in pids:
+        try:
+            total += int(open(f"/proc/{pid}/schedstat").read().split()[0]) / 1e9  # noqa: SIM115
+            continue
+        except (OSError, IndexError, ValueError):
+            pass
         try:
             fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return total
 
 
 def _phase(stack: DeliveryStack, mode: str, viewers: int, seconds: float) -> dict[str, Any]:
-    web = stack.auth_web if mode == "auth" else stack.static_web
+    web = stack.static_web if mode == "static" else stack.auth_web
+    # a player's playlist: the status feed's signed link (fetched before the phase, as a page load would)
+    playlists = stack.player_playlists() if mode == "auth" else stack.playlists()
     nginx_pids = stack.nginx_pids(web)
     portal_pids = stack.portal_pids()
     hits_before = stack.portal_auth_hits()
     nginx_before, portal_before = cpu_seconds(nginx_pids), cpu_seconds(portal_pids)
     started = time.monotonic()
-    tally: Tally = crowd("127.0.0.1", web.port, stack.playlists(), viewers, seconds)
+    tally: Tally = crowd("127.0.0.1", web.port, playlists, viewers, seconds)
     wall = time.monotonic() - started
     nginx_cpu = cpu_seconds(nginx_pids) - nginx_before
     portal_cpu = cpu_seconds(portal_pids) - portal_before
     return {"mode": mode, "wall_s": round(wall, 2), "viewers": viewers, "segments": tally.segments,
             "playlists": tally.playlists, "segment_bytes": tally.segment_bytes, "errors": tally.errors,
             "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
-            "nginx_cpu_s": round(nginx_cpu, 3), "portal_cpu_s": round(portal_cpu, 3),
-            "portal_auth_requests": stack.portal_auth_hits() - hits_before}
+            "nginx_cpu_s": round(nginx_cpu, 4), "portal_cpu_s": round(portal_cpu, 4),
+            "portal_auth_requests": stack.portal_auth_hits() - hits_before,
+            "playlist_url": playlists[0].split("/hls/")[0] + "/hls/...", }
 
 
-def _trial(stack: DeliveryStack, viewers: int, seconds: float, order: tuple[str, str]) -> dict[str, Any]:
+def _cost(phase: dict[str, Any], static: dict[str, Any]) -> float:
+    """CPU seconds of a phase: nginx's, plus what the portal spent above the static phase of the same trial
+    (the portal works in every phase: the worker's syncs)."""
+    if phase["mode"] == "static":
+        return float(phase["nginx_cpu_s"])
+    return float(phase["nginx_cpu_s"]) + max(0.0, phase["portal_cpu_s"] - static["portal_cpu_s"])
+
+
+def _trial(stack: DeliveryStack, viewers: int, seconds: float, order: tuple[str, ...]) -> dict[str, Any]:
     phases = {mode: _phase(stack, mode, viewers, seconds) for mode in order}
-    static, auth = phases["static"], phases["auth"]
-    # the portal works in both phases (the worker's syncs): what the auth phase adds is the auth answers' cost
-    portal_extra = max(0.0, auth["portal_cpu_s"] - static["portal_cpu_s"])
-    static_cpu = static["nginx_cpu_s"]
-    auth_cpu = auth["nginx_cpu_s"] + portal_extra
-    per_cpu_static = static["segments"] / static_cpu if static_cpu > 0 else None
-    per_cpu_auth = auth["segments"] / auth_cpu if auth_cpu > 0 else None
+    static = phases["static"]
+    per_cpu = {mode: (p["segments"] / _cost(p, static) if _cost(p, static) > 0 else None)
+               for mode, p in phases.items()}
+    auth = phases["auth"]
     viewer_minutes = viewers * auth["wall_s"] / 60
+    auth_cpu = _cost(auth, static)
+
+    def ratio(mode: str) -> float | None:
+        a, b = per_cpu[mode], per_cpu["static"]
+        return round(a / b, 3) if a and b else None
+
     return {
-        "static": static, "auth": auth,
-        "segments_per_s": {"static": round(static["segments"] / static["wall_s"], 1),
-                           "auth": round(auth["segments"] / auth["wall_s"], 1)},
-        "segments_per_cpu_s": {"static": round(per_cpu_static, 1) if per_cpu_static else None,
-                               "auth": round(per_cpu_auth, 1) if per_cpu_auth else None},
-        "auth_vs_static_ratio": round(per_cpu_auth / per_cpu_static, 3) if per_cpu_auth and per_cpu_static else None,
+        "order": list(order), **{mode: phases[mode] for mode in MODES},
+        "segments_per_s": {mode: round(p["segments"] / p["wall_s"], 1) for mode, p in phases.items()},
+        "segments_per_cpu_s": {mode: round(v, 1) if v else None for mode, v in per_cpu.items()},
+        "auth_vs_static_ratio": ratio("auth"),
+        "checked_vs_static_ratio": ratio("checked"),
         "throughput_ratio": round(auth["segments"] / static["segments"], 3) if static["segments"] else None,
         "portal_requests_per_viewer_minute": round(auth["portal_auth_requests"] / viewer_minutes, 4),
         "viewers_per_core": round(viewers / (auth_cpu / auth["wall_s"]), 0) if auth_cpu > 0 else None,
@@ -107,41 +132,68 @@ def _median(values: list[float | None]) -> float | None:
     return round(percentile(present, 0.5), 3) if present else None  # type: ignore[arg-type]
 
 
+def _spread(values: list[float | None]) -> dict[str, float] | None:
+    present = sorted(v for v in values if v is not None)
+    if not present:
+        return None
+    return {"min": present[0], "p25": round(percentile(present, 0.25), 3),  # type: ignore[arg-type]
+            "median": round(percentile(present, 0.5), 3), "p75": round(percentile(present, 0.75), 3),  # type: ignore[arg-type]
+            "max": present[-1], "n": len(present)}
+
+
+def _pooled_ratio(trials: list[dict[str, Any]], mode: str) -> float | None:
+    segments = {m: sum(t[m]["segments"] for t in trials) for m in (mode, "static")}
+    cpu = {"static": sum(t["static"]["nginx_cpu_s"] for t in trials),
+           mode: sum(t[mode]["nginx_cpu_s"] for t in trials)
+           + max(0.0, sum(t[mode]["portal_cpu_s"] - t["static"]["portal_cpu_s"] for t in trials))}
+    if cpu["static"] <= 0 or cpu[mode] <= 0:
+        return None
+    return round((segments[mode] / cpu[mode]) / (segments["static"] / cpu["static"]), 3)
+
+
 def run() -> dict[str, Any]:
     load_before = list(os.getloadavg())
     with DeliveryStack(cameras=CAMERAS) as stack:
         stack.wait_live()
         bitrate = stack.measured_bitrate_bps()
-        crowd("127.0.0.1", stack.auth_web.port, stack.playlists(), min(VIEWERS, 20), 3)  # warm both up
+        crowd("127.0.0.1", stack.auth_web.port, stack.player_playlists(), min(VIEWERS, 20), 3)  # warm both up
+        crowd("127.0.0.1", stack.auth_web.port, stack.playlists(), min(VIEWERS, 20), 3)
         crowd("127.0.0.1", stack.static_web.port, stack.playlists(), min(VIEWERS, 20), 3)
         trials = []
         for i in range(TRIALS):
-            order = ("static", "auth") if i % 2 == 0 else ("auth", "static")
+            order = MODES[i % len(MODES):] + MODES[:i % len(MODES)]  # rotated: each mode first, second, third
+            if (i // len(MODES)) % 2:
+                order = tuple(reversed(order))
             trials.append(_trial(stack, VIEWERS, SECONDS, order))
     figures: dict[str, Any] = {}
-    for name in ("auth_vs_static_ratio", "portal_requests_per_viewer_minute", "viewers_per_core",
-                 "throughput_ratio"):
+    for name in ("auth_vs_static_ratio", "checked_vs_static_ratio", "portal_requests_per_viewer_minute",
+                 "viewers_per_core", "throughput_ratio"):
         runs = [t[name] for t in trials]
         figures[name] = _median(runs)
         figures[f"{name}_runs"] = runs
         figures[f"{name}_median"] = _median(runs)
-    # headline figures over all trials together: total work / total CPU, which is steadier than a median of
-    # small noisy quotients
-    static_segments = sum(t["static"]["segments"] for t in trials)
-    auth_segments = sum(t["auth"]["segments"] for t in trials)
-    static_cpu = sum(t["static"]["nginx_cpu_s"] for t in trials)
-    portal_extra = max(0.0, sum(t["auth"]["portal_cpu_s"] - t["static"]["portal_cpu_s"] for t in trials))
-    auth_cpu = sum(t["auth"]["nginx_cpu_s"] for t in trials) + portal_extra
+        figures[f"{name}_spread"] = _spread(runs)
+    # headline figures over all trials together: total work / total CPU, steadier than a median of small quotients
+    figures["auth_vs_static_ratio"] = _pooled_ratio(trials, "auth")
+    figures["checked_vs_static_ratio"] = _pooled_ratio(trials, "checked")
+    cpu = {mode: round(sum(t[mode]["nginx_cpu_s"] for t in trials), 3) for mode in MODES}
+    portal_extra = {mode: round(max(0.0, sum(t[mode]["portal_cpu_s"] - t["static"]["portal_cpu_s"]
+                                             for t in trials)), 3) for mode in ("auth", "checked")}
     auth_wall = sum(t["auth"]["wall_s"] for t in trials)
-    if static_cpu > 0 and auth_cpu > 0:
-        figures["auth_vs_static_ratio"] = round((auth_segments / auth_cpu) / (static_segments / static_cpu), 3)
+    auth_cpu = cpu["auth"] + portal_extra["auth"]
+    if auth_cpu > 0:
         figures["viewers_per_core"] = round(VIEWERS / (auth_cpu / auth_wall))
     figures["portal_requests_per_viewer_minute"] = round(
         sum(t["auth"]["portal_auth_requests"] for t in trials) / (VIEWERS * auth_wall / 60), 4)
-    figures["cpu_s"] = {"static_nginx": round(static_cpu, 2), "auth_nginx": round(auth_cpu - portal_extra, 2),
-                        "auth_portal_extra": round(portal_extra, 2)}
+    figures["portal_requests_per_viewer_minute_checked"] = round(
+        sum(t["checked"]["portal_auth_requests"] for t in trials)
+        / (VIEWERS * sum(t["checked"]["wall_s"] for t in trials) / 60), 4)
+    figures["cpu_s"] = {"nginx": cpu, "portal_extra": portal_extra}
+    figures["requests"] = {mode: {"playlists": sum(t[mode]["playlists"] for t in trials),
+                                  "segments": sum(t[mode]["segments"] for t in trials),
+                                  "errors": sum(t[mode]["errors"] for t in trials)} for mode in MODES}
     for name in ("segments_per_s", "segments_per_cpu_s"):
-        figures[name] = {mode: _median([t[name][mode] for t in trials]) for mode in ("static", "auth")}
+        figures[name] = {mode: _median([t[name][mode] for t in trials]) for mode in MODES}
     expected_segments_per_s = VIEWERS  # 1 s segments: a viewer keeping up fetches one a second
     figures.update({
         "expected_segments_per_s": expected_segments_per_s,
@@ -153,8 +205,10 @@ def run() -> dict[str, Any]:
         "goals": GOALS,
         "trials": trials,
         "settings": {"viewers": VIEWERS, "cameras": CAMERAS, "trials": TRIALS, "seconds_per_phase": SECONDS,
+                     "modes": list(MODES), "order": "rotated every trial, reversed every second round",
+                     "cpu_clock": "/proc/<pid>/schedstat (ns)",
                      "segment_seconds": 1, "clip": "1280x720 25 fps H.264 2 Mbps, keyframe every second",
-                     "auth_cache_seconds": 1, "nginx_worker_processes": 1,
+                     "auth_cache_seconds": 1, "media_link_seconds": 20, "nginx_worker_processes": 1,
                      "client": "asyncio HTTP/1.1 keep-alive, one connection per viewer, hls.js reload rhythm"},
         "load_before": load_before,
     })

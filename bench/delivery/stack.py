@@ -18,6 +18,7 @@ from typing import Any
 import bench
 
 ROOT = Path(__file__).resolve().parents[2]
+LINK_SECRET = "bench-delivery-media-link-secret-0123456789"  # a throwaway, for this run's nginx and portal only
 
 
 def children(pid: int) -> list[int]:
@@ -40,6 +41,7 @@ class DeliveryStack(bench.Stack):
     tmp: Path | None = None
     media_root: Path | None = None
     media_keys: list[str] = field(default_factory=list)
+    camera_ids: list[int] = field(default_factory=list)
     gunicorn_url: str = ""
     auth_web: Any = None
     static_web: Any = None
@@ -80,6 +82,7 @@ class DeliveryStack(bench.Stack):
                 db.session.add(camera)
                 db.session.commit()
                 self.media_keys.append(camera.media_key)
+                self.camera_ids.append(camera.id)
             credential = issue_credential("bench-delivery")
             db.session.remove()
             db.engine.dispose()
@@ -88,11 +91,12 @@ class DeliveryStack(bench.Stack):
                "PANTAU_SECRET_KEY": "bench-delivery-secret", "PANTAU_SERVE_MEDIA": "false",
                "PANTAU_PROXY_COUNT": "1", "PANTAU_TILE_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
                "PANTAU_SYNC_INTERVAL_S": "2", "PANTAU_LEASE_SECONDS": "20", "PANTAU_SEGMENT_SECONDS": "1",
-               "PANTAU_HLS_LIST_SIZE": "6", "PANTAU_SNAPSHOT_INTERVAL_S": "5", "PYTHONUNBUFFERED": "1"}
+               "PANTAU_HLS_LIST_SIZE": "6", "PANTAU_SNAPSHOT_INTERVAL_S": "5", "PYTHONUNBUFFERED": "1",
+               "PANTAU_MEDIA_LINK_SECRET": LINK_SECRET, "PANTAU_MEDIA_LINK_SECONDS": "20"}
         self._gunicorn, self.gunicorn_url = start_gunicorn(env, tmp / "gunicorn.log")
         upstream = self.gunicorn_url.removeprefix("http://")
         self.auth_web = NginxServer(upstream=upstream, media_root=self.media_root, runtime_dir=tmp / "nginx-auth",
-                                    worker_processes=1).start()
+                                    worker_processes=1, media_link_secrets=[LINK_SECRET]).start()
         static_template = tmp / "static.conf.template"
         # the same configuration, no access check: public answers, as the portal would say for a public camera
         text = re.sub(r"auth_request_set \$pantau_cache_scope [^;]+;", "set $pantau_cache_scope public;",
@@ -111,7 +115,19 @@ class DeliveryStack(bench.Stack):
         return self
 
     def playlists(self) -> list[str]:
+        """The plain (checked) playlist URLs."""
         return [f"/media/hls/{key}/index.m3u8" for key in self.media_keys]
+
+    def player_playlists(self) -> list[str]:
+        """What a player is given now: the camera's status feed's ``hls_url`` (a signed media link)."""
+        import requests
+
+        urls = []
+        for camera_id in self.camera_ids:
+            answer = requests.get(f"{self.gunicorn_url}/kamera/{camera_id}/status.json", timeout=10)
+            answer.raise_for_status()
+            urls.append(str(answer.json()["hls_url"]))
+        return urls
 
     def playlist(self, key: str) -> str:
         assert self.media_root is not None
