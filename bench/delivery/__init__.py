@@ -2,7 +2,8 @@
 ``auth_request`` costs.
 
 One real worker (ffmpeg, ``-c copy``) turns simulated RTSP cameras (720p, 2 Mbps, a keyframe a second) into live
-HLS with 1 s segments; the portal runs under gunicorn. Two nginx serve the same media folder in the same run, and viewers watch in three modes:
+HLS with 1 s segments; the portal runs under gunicorn. Two nginx serve the same media folder in the same run,
+and viewers watch in three modes:
 
 - **auth** (the headline): the project's configuration (``nginx/render.py``, plain mode) as a player uses it: the
   playlist URL the camera's status feed gives, a signed media link (``portal/media/links.py``); nginx checks the

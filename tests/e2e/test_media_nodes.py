@@ -357,7 +357,8 @@ def test_open_player_renews_its_signed_link_without_a_reload(tmp_path: Path, rts
             wait_playing(page, 30)
             page.evaluate("() => { window.pantauFirstHls = window.PantauPlayer; }")
             log = web.runtime_dir / "access.log"
-            pattern = re.compile(rf'"GET /media/s/[0-9a-f]{{8}}/([0-9]{{10}})/[^ ]+/hls/{camera.media_key}/[^ ]+ HTTP/1.1" (\d+)')
+            pattern = re.compile(rf'"GET /media/s/[0-9a-f]{{8}}/([0-9]{{10}})/[^ ]+/hls/{camera.media_key}/[^ ]+ '
+                                 r'HTTP/1.1" (\d+)')
 
             def expiries() -> set[str]:
                 return {m.group(1) for m in pattern.finditer(log.read_text(errors="replace"))}
