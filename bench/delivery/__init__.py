@@ -2,39 +2,41 @@
 ``auth_request`` costs.
 
 One real worker (ffmpeg, ``-c copy``) turns simulated RTSP cameras (720p, 2 Mbps, a keyframe a second) into live
-HLS with 1 s segments; the portal runs under gunicorn. Two nginx serve the same media folder in the same run,
-and viewers watch in three modes:
+HLS with 1 s segments; the portal runs under gunicorn. Three nginx serve the same media folder in the same run,
+one per mode:
 
 - **auth** (the headline): the project's configuration (``nginx/render.py``, plain mode) as a player uses it: the
   playlist URL the camera's status feed gives, a signed media link (``portal/media/links.py``); nginx checks the
   link itself (``secure_link``) and asks the portal (``auth_request``, cached 1 s per camera and session) about
   the playlist only;
-- **checked**: the same nginx on the plain URLs, every playlist and segment behind the cached ``auth_request``
-  (what every viewer paid before signed links; kept for comparison);
+- **checked**: the same configuration on the plain URLs, every playlist and segment behind the cached
+  ``auth_request`` (what every viewer paid before signed links; kept for comparison);
 - **static**: the same configuration with the ``auth_request`` lines taken out (plain static files).
 
 Simulated viewers (``bench/delivery/viewers.py``: asyncio, keep-alive, hls.js's reload rhythm) watch the
-cameras in each mode in turn for ``TRIALS`` trials, the order rotated every trial (so no mode always follows
-another). Each nginx runs one worker process; its CPU (and, with auth, the portal's CPU above what it spends in
-the static phase of the same trial) is read from ``/proc/<pid>/schedstat`` (nanoseconds of CPU time, not the
-10 ms ticks of ``/proc/<pid>/stat``, which were a few percent of a phase's ~0.5 s). Figures:
+cameras, ``VIEWERS`` per mode, **the three crowds at the same time** (paired design): the machine is shared and
+busy, and CPU time per request rises and falls with what the neighbours do; measured side by side, the three
+nginx see the same conditions, so their ratio keeps little of that noise (measured one after the other, the same
+static phase varied by +-10 % between trials). Each nginx runs one worker process; its CPU is read from
+``/proc/<pid>/schedstat`` (nanoseconds, not the 10 ms ticks of ``/proc/<pid>/stat``); the portal's CPU above
+its idle rate (measured with nobody watching, before and after) is split between the two nginx that ask it.
+Figures:
 
 - ``segments_per_s`` per mode, and per CPU second (``segments_per_cpu_s``);
 - ``auth_vs_static_ratio``: segments per CPU second with auth / without (goal >= 0.9, moonshot 0.97);
 - ``portal_requests_per_viewer_minute``: requests that reached gunicorn's ``/_auth/media/`` per viewer-minute
   with auth (goal <= 0.2, moonshot 0.05). With the 1 s auth cache keyed on the camera and the session, an
   anonymous crowd costs the portal at most one request a second per camera watched, whatever its size:
-  the figure is 60 x cameras / viewers, so it is measured with a crowd of ``VIEWERS`` on ``CAMERAS`` cameras;
+  the figure is at most 60 x cameras / viewers per nginx, so it is measured with crowds of ``VIEWERS`` on
+  ``CAMERAS`` cameras (the requests of the auth and checked nginx over both their crowds' viewer-minutes);
 - ``viewers_per_core``: 2 Mbps viewers one fully busy core serves through the auth configuration
   (viewers / CPU cores used by nginx and the portal's share).
 
-The machine this runs on is shared and busy, and nginx's CPU per phase is small (about 1 s in a 20 s phase):
-phases are 20 s, the modes are interleaved in rotated order, the headline ratios are over all trials together
-(total segments / total CPU seconds), and each trial's own figures are kept (``*_runs``) with their spread
-(``*_spread``: min, quartiles, max) so a reader can see how far one trial may stray.
+The headline ratios are over all trials together (total segments / total CPU seconds); each trial's own figures
+are kept (``*_runs``) with their spread (``*_spread``: min, quartiles, max).
 
-A run takes about 6-7 minutes. Settings: ``PANTAU_BENCH_DELIVERY_VIEWERS`` (default 400),
-``..._CAMERAS`` (1), ``..._TRIALS`` (6), ``..._SECONDS`` (20 per trial and mode).
+A run takes about 4 minutes. Settings: ``PANTAU_BENCH_DELIVERY_VIEWERS`` (default 300 per mode),
+``..._CAMERAS`` (1), ``..._TRIALS`` (8), ``..._SECONDS`` (20 per trial).
 """
 
 from __future__ import annotations
@@ -44,14 +46,14 @@ import time
 from typing import Any
 
 from bench.delivery.stack import DeliveryStack
-from bench.delivery.viewers import Tally, crowd
+from bench.delivery.viewers import crowds
 from bench.latency import percentile
 
 GOALS = {"auth_vs_static_ratio": {"min": 0.9}, "portal_requests_per_viewer_minute": {"max": 0.2}}
 MOONSHOTS = {"auth_vs_static_ratio": 0.97, "portal_requests_per_viewer_minute": 0.05}
-VIEWERS = int(os.environ.get("PANTAU_BENCH_DELIVERY_VIEWERS", "400"))
+VIEWERS = int(os.environ.get("PANTAU_BENCH_DELIVERY_VIEWERS", "300"))  # per mode
 CAMERAS = int(os.environ.get("PANTAU_BENCH_DELIVERY_CAMERAS", "1"))
-TRIALS = int(os.environ.get("PANTAU_BENCH_DELIVERY_TRIALS", "6"))
+TRIALS = int(os.environ.get("PANTAU_BENCH_DELIVERY_TRIALS", "8"))
 SECONDS = float(os.environ.get("PANTAU_BENCH_DELIVERY_SECONDS", "20"))
 MODES = ("static", "auth", "checked")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -74,57 +76,52 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def _phase(stack: DeliveryStack, mode: str, viewers: int, seconds: float) -> dict[str, Any]:
-    web = stack.static_web if mode == "static" else stack.auth_web
-    # a player's playlist: the status feed's signed link (fetched before the phase, as a page load would)
-    playlists = stack.player_playlists() if mode == "auth" else stack.playlists()
-    nginx_pids = stack.nginx_pids(web)
+def _trial(stack: DeliveryStack, viewers: int, seconds: float, idle_portal_cpu_per_s: float) -> dict[str, Any]:
+    """All modes at once: one crowd per nginx, in the same seconds, so they share the machine's conditions."""
+    webs = {"static": stack.static_web, "auth": stack.auth_web, "checked": stack.checked_web}
+    # a player's playlist: the status feed's signed link (fetched before the trial, as a page load would)
+    playlists = {"static": stack.playlists(), "auth": stack.player_playlists(), "checked": stack.playlists()}
+    pids = {mode: stack.nginx_pids(web) for mode, web in webs.items()}
     portal_pids = stack.portal_pids()
     hits_before = stack.portal_auth_hits()
-    nginx_before, portal_before = cpu_seconds(nginx_pids), cpu_seconds(portal_pids)
+    before = {mode: cpu_seconds(p) for mode, p in pids.items()}
+    portal_before = cpu_seconds(portal_pids)
     started = time.monotonic()
-    tally: Tally = crowd("127.0.0.1", web.port, playlists, viewers, seconds)
+    tallies = crowds("127.0.0.1", [(webs[m].port, playlists[m], viewers) for m in MODES], seconds)
     wall = time.monotonic() - started
-    nginx_cpu = cpu_seconds(nginx_pids) - nginx_before
+    nginx_cpu = {mode: cpu_seconds(p) - before[mode] for mode, p in pids.items()}
     portal_cpu = cpu_seconds(portal_pids) - portal_before
-    return {"mode": mode, "wall_s": round(wall, 2), "viewers": viewers, "segments": tally.segments,
-            "playlists": tally.playlists, "segment_bytes": tally.segment_bytes, "errors": tally.errors,
-            "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
-            "nginx_cpu_s": round(nginx_cpu, 4), "portal_cpu_s": round(portal_cpu, 4),
-            "portal_auth_requests": stack.portal_auth_hits() - hits_before,
-            "playlist_url": playlists[0].split("/hls/")[0] + "/hls/...", }
-
-
-def _cost(phase: dict[str, Any], static: dict[str, Any]) -> float:
-    """CPU seconds of a phase: nginx's, plus what the portal spent above the static phase of the same trial
-    (the portal works in every phase: the worker's syncs)."""
-    if phase["mode"] == "static":
-        return float(phase["nginx_cpu_s"])
-    return float(phase["nginx_cpu_s"]) + max(0.0, phase["portal_cpu_s"] - static["portal_cpu_s"])
-
-
-def _trial(stack: DeliveryStack, viewers: int, seconds: float, order: tuple[str, ...]) -> dict[str, Any]:
-    phases = {mode: _phase(stack, mode, viewers, seconds) for mode in order}
-    static = phases["static"]
-    per_cpu = {mode: (p["segments"] / _cost(p, static) if _cost(p, static) > 0 else None)
-               for mode, p in phases.items()}
-    auth = phases["auth"]
-    viewer_minutes = viewers * auth["wall_s"] / 60
-    auth_cpu = _cost(auth, static)
+    hits = stack.portal_auth_hits() - hits_before
+    # what the portal spent above its idle rate (the worker's syncs) went to the access checks of the two nginx
+    # that ask (each asks about as often: one question per cache lifetime): half each
+    portal_extra = max(0.0, portal_cpu - idle_portal_cpu_per_s * wall) / 2
+    phases: dict[str, dict[str, Any]] = {}
+    for mode, tally in zip(MODES, tallies, strict=True):
+        cost = nginx_cpu[mode] + (portal_extra if mode != "static" else 0.0)
+        phases[mode] = {"segments": tally.segments, "playlists": tally.playlists,
+                        "segment_bytes": tally.segment_bytes, "errors": tally.errors,
+                        "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+                        "nginx_cpu_s": round(nginx_cpu[mode], 4), "cpu_s": round(cost, 4),
+                        "segments_per_cpu_s": round(tally.segments / cost, 1) if cost > 0 else None,
+                        "playlist_url": playlists[mode][0].split("/hls/")[0] + "/hls/..."}
 
     def ratio(mode: str) -> float | None:
-        a, b = per_cpu[mode], per_cpu["static"]
+        a, b = phases[mode]["segments_per_cpu_s"], phases["static"]["segments_per_cpu_s"]
         return round(a / b, 3) if a and b else None
 
+    auth_cpu = phases["auth"]["cpu_s"]
+    viewer_minutes = 2 * viewers * wall / 60  # the auth and checked crowds: both nginx ask the portal
     return {
-        "order": list(order), **{mode: phases[mode] for mode in MODES},
-        "segments_per_s": {mode: round(p["segments"] / p["wall_s"], 1) for mode, p in phases.items()},
-        "segments_per_cpu_s": {mode: round(v, 1) if v else None for mode, v in per_cpu.items()},
+        "wall_s": round(wall, 2), "viewers_per_mode": viewers, **phases,
+        "portal_cpu_s": round(portal_cpu, 4), "portal_extra_cpu_s_per_mode": round(portal_extra, 4),
+        "portal_auth_requests": hits,
+        "segments_per_s": {mode: round(phases[mode]["segments"] / wall, 1) for mode in MODES},
         "auth_vs_static_ratio": ratio("auth"),
         "checked_vs_static_ratio": ratio("checked"),
-        "throughput_ratio": round(auth["segments"] / static["segments"], 3) if static["segments"] else None,
-        "portal_requests_per_viewer_minute": round(auth["portal_auth_requests"] / viewer_minutes, 4),
-        "viewers_per_core": round(viewers / (auth_cpu / auth["wall_s"]), 0) if auth_cpu > 0 else None,
+        "throughput_ratio": (round(phases["auth"]["segments"] / phases["static"]["segments"], 3)
+                             if phases["static"]["segments"] else None),
+        "portal_requests_per_viewer_minute": round(hits / viewer_minutes, 4),
+        "viewers_per_core": round(viewers / (auth_cpu / wall), 0) if auth_cpu > 0 else None,
     }
 
 
@@ -144,12 +141,18 @@ def _spread(values: list[float | None]) -> dict[str, float] | None:
 
 def _pooled_ratio(trials: list[dict[str, Any]], mode: str) -> float | None:
     segments = {m: sum(t[m]["segments"] for t in trials) for m in (mode, "static")}
-    cpu = {"static": sum(t["static"]["nginx_cpu_s"] for t in trials),
-           mode: sum(t[mode]["nginx_cpu_s"] for t in trials)
-           + max(0.0, sum(t[mode]["portal_cpu_s"] - t["static"]["portal_cpu_s"] for t in trials))}
+    cpu = {m: sum(t[m]["cpu_s"] for t in trials) for m in (mode, "static")}
     if cpu["static"] <= 0 or cpu[mode] <= 0:
         return None
     return round((segments[mode] / cpu[mode]) / (segments["static"] / cpu["static"]), 3)
+
+
+def _idle_portal_cpu_per_s(stack: DeliveryStack, seconds: float) -> float:
+    """The portal's CPU per second with nobody watching (the worker's syncs go on)."""
+    pids = stack.portal_pids()
+    before, started = cpu_seconds(pids), time.monotonic()
+    time.sleep(seconds)  # a measurement window, not a wait for something to happen
+    return (cpu_seconds(pids) - before) / (time.monotonic() - started)
 
 
 def run() -> dict[str, Any]:
@@ -157,15 +160,13 @@ def run() -> dict[str, Any]:
     with DeliveryStack(cameras=CAMERAS) as stack:
         stack.wait_live()
         bitrate = stack.measured_bitrate_bps()
-        crowd("127.0.0.1", stack.auth_web.port, stack.player_playlists(), min(VIEWERS, 20), 3)  # warm both up
-        crowd("127.0.0.1", stack.auth_web.port, stack.playlists(), min(VIEWERS, 20), 3)
-        crowd("127.0.0.1", stack.static_web.port, stack.playlists(), min(VIEWERS, 20), 3)
-        trials = []
-        for i in range(TRIALS):
-            order = MODES[i % len(MODES):] + MODES[:i % len(MODES)]  # rotated: each mode first, second, third
-            if (i // len(MODES)) % 2:
-                order = tuple(reversed(order))
-            trials.append(_trial(stack, VIEWERS, SECONDS, order))
+        warm = min(VIEWERS, 20)
+        crowds("127.0.0.1", [(stack.static_web.port, stack.playlists(), warm),
+                             (stack.auth_web.port, stack.player_playlists(), warm),
+                             (stack.checked_web.port, stack.playlists(), warm)], 3)
+        idle = [_idle_portal_cpu_per_s(stack, 10)]
+        trials = [_trial(stack, VIEWERS, SECONDS, sum(idle) / len(idle)) for _ in range(TRIALS)]
+        idle.append(_idle_portal_cpu_per_s(stack, 10))
     figures: dict[str, Any] = {}
     for name in ("auth_vs_static_ratio", "checked_vs_static_ratio", "portal_requests_per_viewer_minute",
                  "viewers_per_core", "throughput_ratio"):
@@ -177,27 +178,23 @@ def run() -> dict[str, Any]:
     # headline figures over all trials together: total work / total CPU, steadier than a median of small quotients
     figures["auth_vs_static_ratio"] = _pooled_ratio(trials, "auth")
     figures["checked_vs_static_ratio"] = _pooled_ratio(trials, "checked")
-    cpu = {mode: round(sum(t[mode]["nginx_cpu_s"] for t in trials), 3) for mode in MODES}
-    portal_extra = {mode: round(max(0.0, sum(t[mode]["portal_cpu_s"] - t["static"]["portal_cpu_s"]
-                                             for t in trials)), 3) for mode in ("auth", "checked")}
-    auth_wall = sum(t["auth"]["wall_s"] for t in trials)
-    auth_cpu = cpu["auth"] + portal_extra["auth"]
+    wall = sum(t["wall_s"] for t in trials)
+    auth_cpu = sum(t["auth"]["cpu_s"] for t in trials)
     if auth_cpu > 0:
-        figures["viewers_per_core"] = round(VIEWERS / (auth_cpu / auth_wall))
+        figures["viewers_per_core"] = round(VIEWERS / (auth_cpu / wall))
     figures["portal_requests_per_viewer_minute"] = round(
-        sum(t["auth"]["portal_auth_requests"] for t in trials) / (VIEWERS * auth_wall / 60), 4)
-    figures["portal_requests_per_viewer_minute_checked"] = round(
-        sum(t["checked"]["portal_auth_requests"] for t in trials)
-        / (VIEWERS * sum(t["checked"]["wall_s"] for t in trials) / 60), 4)
-    figures["cpu_s"] = {"nginx": cpu, "portal_extra": portal_extra}
+        sum(t["portal_auth_requests"] for t in trials) / (2 * VIEWERS * wall / 60), 4)
+    figures["cpu_s"] = {"nginx": {m: round(sum(t[m]["nginx_cpu_s"] for t in trials), 3) for m in MODES},
+                        "portal_extra_per_mode": round(sum(t["portal_extra_cpu_s_per_mode"] for t in trials), 3),
+                        "portal_idle_per_s": [round(v, 4) for v in idle]}
     figures["requests"] = {mode: {"playlists": sum(t[mode]["playlists"] for t in trials),
                                   "segments": sum(t[mode]["segments"] for t in trials),
                                   "errors": sum(t[mode]["errors"] for t in trials)} for mode in MODES}
-    for name in ("segments_per_s", "segments_per_cpu_s"):
-        figures[name] = {mode: _median([t[name][mode] for t in trials]) for mode in MODES}
-    expected_segments_per_s = VIEWERS  # 1 s segments: a viewer keeping up fetches one a second
+    figures["segments_per_s"] = {mode: _median([t["segments_per_s"][mode] for t in trials]) for mode in MODES}
+    figures["segments_per_cpu_s"] = {mode: _median([t[mode]["segments_per_cpu_s"] for t in trials])
+                                     for mode in MODES}
     figures.update({
-        "expected_segments_per_s": expected_segments_per_s,
+        "expected_segments_per_s": VIEWERS,  # per mode; 1 s segments: a viewer keeping up fetches one a second
         "stream_bitrate_mbps": round(bitrate / 1e6, 2) if bitrate else None,
         "moonshots": MOONSHOTS,
         "moonshots_met": {name: (figures[name] is not None and (figures[name] >= goal if name.endswith("ratio")
@@ -205,8 +202,9 @@ def run() -> dict[str, Any]:
                           for name, goal in MOONSHOTS.items()},
         "goals": GOALS,
         "trials": trials,
-        "settings": {"viewers": VIEWERS, "cameras": CAMERAS, "trials": TRIALS, "seconds_per_phase": SECONDS,
-                     "modes": list(MODES), "order": "rotated every trial, reversed every second round",
+        "settings": {"viewers_per_mode": VIEWERS, "cameras": CAMERAS, "trials": TRIALS,
+                     "seconds_per_trial": SECONDS, "modes": list(MODES),
+                     "design": "paired: the three modes' crowds at once, each on its own nginx (one worker process)",
                      "cpu_clock": "/proc/<pid>/schedstat (ns)",
                      "segment_seconds": 1, "clip": "1280x720 25 fps H.264 2 Mbps, keyframe every second",
                      "auth_cache_seconds": 1, "media_link_seconds": 20, "nginx_worker_processes": 1,

@@ -45,6 +45,7 @@ class DeliveryStack(bench.Stack):
     gunicorn_url: str = ""
     auth_web: Any = None
     static_web: Any = None
+    checked_web: Any = None
     _tmpdir: tempfile.TemporaryDirectory[str] | None = None
     _sim: Any = None
     _gunicorn: subprocess.Popen[bytes] | None = None
@@ -97,6 +98,10 @@ class DeliveryStack(bench.Stack):
         upstream = self.gunicorn_url.removeprefix("http://")
         self.auth_web = NginxServer(upstream=upstream, media_root=self.media_root, runtime_dir=tmp / "nginx-auth",
                                     worker_processes=1, media_link_secrets=[LINK_SECRET]).start()
+        # the same configuration again, for viewers on the plain (checked) URLs at the same time
+        self.checked_web = NginxServer(upstream=upstream, media_root=self.media_root,
+                                       runtime_dir=tmp / "nginx-checked", worker_processes=1,
+                                       media_link_secrets=[LINK_SECRET]).start()
         static_template = tmp / "static.conf.template"
         # the same configuration, no access check: public answers, as the portal would say for a public camera
         text = re.sub(r"auth_request_set \$pantau_cache_scope [^;]+;", "set $pantau_cache_scope public;",
@@ -193,10 +198,10 @@ class DeliveryStack(bench.Stack):
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
-        for web in (self.auth_web, self.static_web):
+        for web in (self.auth_web, self.static_web, self.checked_web):
             if web is not None:
                 web.close()
-        self.auth_web = self.static_web = None
+        self.auth_web = self.static_web = self.checked_web = None
         if self._gunicorn is not None:
             stop_gunicorn(self._gunicorn)
             self._gunicorn = None
