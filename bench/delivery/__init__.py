@@ -11,7 +11,9 @@ one per mode:
   the playlist only;
 - **checked**: the same configuration on the plain URLs, every playlist and segment behind the cached
   ``auth_request`` (what every viewer paid before signed links; kept for comparison);
-- **static**: the same configuration with the ``auth_request`` lines taken out (plain static files).
+- **static**: the same configuration with the ``auth_request`` lines and the signed-link locations taken out
+  (plain static files; the signed-link locations come first in the project's configuration, and a plain
+  server would not make its own requests try them first).
 
 Simulated viewers (``bench/delivery/viewers.py``: asyncio, keep-alive, hls.js's reload rhythm) watch the
 cameras, ``VIEWERS`` per mode, **the three crowds at the same time** (paired design): the machine is shared and

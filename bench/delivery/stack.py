@@ -1,6 +1,7 @@
 """What the viewers watch: simulated RTSP cameras (720p, 2 Mbps), a real worker writing live HLS, the portal
 under gunicorn, and two nginx over the same media folder: the project's configuration (``auth_request``) and the
-same configuration without its ``auth_request`` lines (plain static files). All on loopback."""
+same configuration without its ``auth_request`` lines and signed-link locations (plain static files), and a
+third copy of the project's for viewers on the plain, checked URLs at the same time. All on loopback."""
 
 from __future__ import annotations
 
@@ -106,6 +107,10 @@ class DeliveryStack(bench.Stack):
         # the same configuration, no access check: public answers, as the portal would say for a public camera
         text = re.sub(r"auth_request_set \$pantau_cache_scope [^;]+;", "set $pantau_cache_scope public;",
                       TEMPLATE.read_text())
+        # and without the signed-link locations, which come first: a plain static server matches its own first
+        signed = text.index("        # -- live HLS behind a signed media link")
+        text = text[:signed] + text[text.index("        # -- live HLS: playlist (changes every segment) --"):]
+        text = re.sub(r"\n    map \$link_kid \$pantau_link_secret \{\n.*?\n    \}\n", "\n", text, flags=re.S)
         static_template.write_text("".join(line for line in text.splitlines(keepends=True)
                                            if not re.match(r"\s*auth_request\s", line)))
         self.static_web = NginxServer(upstream=upstream, media_root=self.media_root, template=static_template,
