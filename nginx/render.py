@@ -27,6 +27,7 @@ Standard library only, so it runs from a Makefile before anything is installed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import sys
@@ -45,6 +46,7 @@ DEFAULTS = {"WORKER_PROCESSES": "auto", "CLIENT_MAX_BODY_SIZE": "1m", "WORKER_MA
             "CLIENT_HEADER_TIMEOUT": "10s", "CLIENT_BODY_TIMEOUT": "20s", "SEND_TIMEOUT": "20s",
             "KEEPALIVE_TIMEOUT": "30s", "HSTS_SECONDS": "31536000",
             # production: per client address (many phones share one address behind carrier NAT: be generous)
+            "MEDIA_LINK_KEYS": "",
             "HTTP_LISTEN": "80", "SIGNIN_RATE": "10r/m", "SIGNIN_BURST": "20", "REPORT_RATE": "10r/m",
             "REPORT_BURST": "10", "API_RATE": "10r/s", "API_BURST": "50"}
 PATHS = ("MEDIA_ROOT", "STATIC_ROOT", "RUNTIME_DIR", "TLS_CERTIFICATE", "TLS_KEY", "ACME_ROOT")
@@ -78,6 +80,35 @@ def _port_suffix(listen: str) -> str:
     port = listen.rsplit(":", 1)[-1].split()[0]
     return "" if port in ("443", "") else f":{port}"
 UNSAFE = re.compile(r"[\s;{}'\"#$\\]")
+LINK_SECRET = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+
+
+def media_link_key_id(secret: str) -> str:
+    """A signed media link names its secret by this id (portal.media.links.key_id computes the same)."""
+    return hashlib.sha256(f"pantau-media-link:{secret}".encode()).hexdigest()[:8]
+
+
+def media_link_keys(secrets: object) -> str:
+    """The ``map $link_kid $pantau_link_secret`` entries: every secret nginx accepts (the portal signs with one;
+    an old one stays listed while links made with it may still be in use). Secrets are never logged."""
+    if secrets is None:
+        return ""
+    items = secrets.split(",") if isinstance(secrets, str) else list(secrets)  # type: ignore[call-overload]
+    entries = []
+    for item in items:
+        secret = str(item).strip()
+        if not secret:
+            continue
+        if not LINK_SECRET.match(secret):
+            raise ValueError("a media link secret must be 32 to 128 letters, digits, '-' or '_'")
+        entries.append(f"{media_link_key_id(secret)} {secret};")
+    return " ".join(entries)
+
+
+def read_media_link_secrets(path: Path) -> list[str]:
+    """One secret a line (blank lines and # comments ignored)."""
+    lines = path.read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 MEDIA_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~-]+)*$")
 
@@ -94,6 +125,7 @@ def render_nginx_conf(template_text: str, mode: str = "plain", **values: object)
     """
     template_text = select_mode(template_text, mode)
     filled: dict[str, str] = dict(DEFAULTS)
+    filled["MEDIA_LINK_KEYS"] = media_link_keys(values.pop("media_link_secrets", None))
     https_port = values.pop("https_port", None)
     for key, value in values.items():
         if value is None:
@@ -161,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-burst", default=None)
     parser.add_argument("--auth-cache-seconds", default=None)
     parser.add_argument("--verify-max-body-size", default=None, help="uploads to /verifikasi (default 4096m)")
+    parser.add_argument("--media-link-secret-file", type=Path, default=None,
+                        help="secrets of signed media links, one a line (the portal's PANTAU_MEDIA_LINK_SECRET and, "
+                             "while rotating, the previous one); the output then holds them: keep it private")
     parser.add_argument("--template", type=Path, default=None)
     parser.add_argument("--output", "-o", type=Path, default=None, help="default: standard output")
     args = parser.parse_args(argv)
@@ -172,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         def absolute(path: Path | None) -> Path | None:
             return path.resolve() if path is not None else None
 
+        link_secrets = (read_media_link_secrets(args.media_link_secret_file)
+                        if args.media_link_secret_file else None)
         text = render_nginx_conf(
-            template.read_text(), mode=args.mode,
+            template.read_text(), mode=args.mode, media_link_secrets=link_secrets,
             http_listen=args.http_listen, https_port=args.https_port,
             tls_certificate=absolute(args.tls_certificate), tls_key=absolute(args.tls_key),
             acme_root=absolute(args.acme_root),
@@ -200,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(text)
     else:
         args.output.parent.mkdir(parents=True, exist_ok=True)
+        if args.media_link_secret_file:  # the secrets are in it: readable by its owner only (nginx's master)
+            args.output.touch(mode=0o600, exist_ok=True)
+            args.output.chmod(0o600)
         args.output.write_text(text)
     return 0
 

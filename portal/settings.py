@@ -7,6 +7,7 @@ Nothing here reads the environment at import time: ``Settings.from_env(os.enviro
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import zoneinfo
 from collections.abc import Mapping
@@ -90,6 +91,10 @@ class Settings:
     # export files last, the largest request, and the public forms' rate limits (Flask-Limiter syntax,
     # counted in RATELIMIT_STORAGE_URI).
     evidence_key: str = ""
+    # Signed media links (portal.media.links): the secret nginx and the portal share (empty: every media request
+    # is checked by the portal, as without them); a link lasts 2 to 3 steps of media_link_seconds.
+    media_link_secret: str = field(default="", repr=False)
+    media_link_seconds: int = 20
     footage_hold_days: int = 90  # a police request's hold lasts at least this long, and past its export's expiry
     resident_hold_days: int = 14  # a resident's hold, unless a police request takes it over
     export_days: int = 7  # download links and exported files
@@ -211,6 +216,10 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{PREFIX}REPORT_AREA must be 'lon lat, lon lat, ...' (three corners or more)"
                                     ) from None
+        if self.media_link_secret and not re.fullmatch(r"[A-Za-z0-9_-]{32,128}", self.media_link_secret):
+            raise SettingsError(f"{PREFIX}MEDIA_LINK_SECRET must be 32 to 128 letters, digits, '-' or '_'")
+        if not 5 <= self.media_link_seconds <= 600:
+            raise SettingsError(f"{PREFIX}MEDIA_LINK_SECONDS must be between 5 and 600")
         if self.dispatch_sla_s < 10:
             raise SettingsError(f"{PREFIX}DISPATCH_SLA_S must be at least 10")
         changes: dict[str, Any] = {}

@@ -2,33 +2,43 @@
 ``auth_request`` costs.
 
 One real worker (ffmpeg, ``-c copy``) turns simulated RTSP cameras (720p, 2 Mbps, a keyframe a second) into live
-HLS with 1 s segments; the portal runs under gunicorn. Two nginx serve the same media folder in the same run:
+HLS with 1 s segments; the portal runs under gunicorn. Three nginx serve the same media folder in the same run,
+one per mode:
 
-- **auth**: the project's configuration (``nginx/render.py``, plain mode), every playlist and segment behind
-  ``auth_request`` to the portal, answers cached 1 s per camera and session;
-- **static**: the same configuration with the ``auth_request`` lines taken out (plain static files).
+- **auth** (the headline): the project's configuration (``nginx/render.py``, plain mode) as a player uses it: the
+  playlist URL the camera's status feed gives, a signed media link (``portal/media/links.py``); nginx checks the
+  link itself (``secure_link``) and asks the portal (``auth_request``, cached 1 s per camera and session) about
+  the playlist only;
+- **checked**: the same configuration on the plain URLs, every playlist and segment behind the cached
+  ``auth_request`` (what every viewer paid before signed links; kept for comparison);
+- **static**: the same configuration with the ``auth_request`` lines and the signed-link locations taken out
+  (plain static files; the signed-link locations come first in the project's configuration, and a plain
+  server would not make its own requests try them first).
 
 Simulated viewers (``bench/delivery/viewers.py``: asyncio, keep-alive, hls.js's reload rhythm) watch the
-cameras through one nginx, then the other, alternating for ``TRIALS`` trials. Each nginx runs one worker
-process; its CPU (and, with auth, the portal's CPU above what it spends on the same phase without viewers)
-is read from ``/proc``. Figures:
+cameras, ``VIEWERS`` per mode, **the three crowds at the same time** (paired design): the machine is shared and
+busy, and CPU time per request rises and falls with what the neighbours do; measured side by side, the three
+nginx see the same conditions, so their ratio keeps little of that noise (measured one after the other, the same
+static phase varied by +-10 % between trials). Each nginx runs one worker process; its CPU is read from
+``/proc/<pid>/schedstat`` (nanoseconds, not the 10 ms ticks of ``/proc/<pid>/stat``); the portal's CPU above
+its idle rate (measured with nobody watching, before and after) is split between the two nginx that ask it.
+Figures:
 
 - ``segments_per_s`` per mode, and per CPU second (``segments_per_cpu_s``);
 - ``auth_vs_static_ratio``: segments per CPU second with auth / without (goal >= 0.9, moonshot 0.97);
 - ``portal_requests_per_viewer_minute``: requests that reached gunicorn's ``/_auth/media/`` per viewer-minute
   with auth (goal <= 0.2, moonshot 0.05). With the 1 s auth cache keyed on the camera and the session, an
   anonymous crowd costs the portal at most one request a second per camera watched, whatever its size:
-  the figure is 60 x cameras / viewers, so it is measured with a crowd of ``VIEWERS`` on ``CAMERAS`` cameras;
+  the figure is at most 60 x cameras / viewers per nginx, so it is measured with crowds of ``VIEWERS`` on
+  ``CAMERAS`` cameras (the requests of the auth and checked nginx over both their crowds' viewer-minutes);
 - ``viewers_per_core``: 2 Mbps viewers one fully busy core serves through the auth configuration
   (viewers / CPU cores used by nginx and the portal's share).
 
-The machine this runs on is shared and busy, and CPU time read from ``/proc`` is noisy at these small amounts
-(a fraction of a CPU second per phase): the phases alternate (static then auth, auth then static, ...) in
-short trials, and the headline ratios are over all trials together (total segments / total CPU seconds);
-each trial's own figures are kept (``*_runs``) for the spread.
+The headline ratios are over all trials together (total segments / total CPU seconds); each trial's own figures
+are kept (``*_runs``) with their spread (``*_spread``: min, quartiles, max).
 
-A run takes about 2-3 minutes. Settings: ``PANTAU_BENCH_DELIVERY_VIEWERS`` (default 400),
-``..._CAMERAS`` (1), ``..._TRIALS`` (6), ``..._SECONDS`` (10 per trial and mode).
+A run takes about 4 minutes. Settings: ``PANTAU_BENCH_DELIVERY_VIEWERS`` (default 300 per mode),
+``..._CAMERAS`` (1), ``..._TRIALS`` (8), ``..._SECONDS`` (20 per trial).
 """
 
 from __future__ import annotations
@@ -38,67 +48,82 @@ import time
 from typing import Any
 
 from bench.delivery.stack import DeliveryStack
-from bench.delivery.viewers import Tally, crowd
+from bench.delivery.viewers import crowds
 from bench.latency import percentile
 
 GOALS = {"auth_vs_static_ratio": {"min": 0.9}, "portal_requests_per_viewer_minute": {"max": 0.2}}
 MOONSHOTS = {"auth_vs_static_ratio": 0.97, "portal_requests_per_viewer_minute": 0.05}
-VIEWERS = int(os.environ.get("PANTAU_BENCH_DELIVERY_VIEWERS", "400"))
+VIEWERS = int(os.environ.get("PANTAU_BENCH_DELIVERY_VIEWERS", "300"))  # per mode
 CAMERAS = int(os.environ.get("PANTAU_BENCH_DELIVERY_CAMERAS", "1"))
-TRIALS = int(os.environ.get("PANTAU_BENCH_DELIVERY_TRIALS", "6"))
-SECONDS = float(os.environ.get("PANTAU_BENCH_DELIVERY_SECONDS", "10"))
+TRIALS = int(os.environ.get("PANTAU_BENCH_DELIVERY_TRIALS", "8"))
+SECONDS = float(os.environ.get("PANTAU_BENCH_DELIVERY_SECONDS", "20"))
+MODES = ("static", "auth", "checked")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+    """CPU time of these processes: nanoseconds from schedstat where the kernel has it, else clock ticks."""
+    total = 0.0
     for pid in pids:
+        try:
+            total += int(open(f"/proc/{pid}/schedstat").read().split()[0]) / 1e9  # noqa: SIM115
+            continue
+        except (OSError, IndexError, ValueError):
+            pass
         try:
             fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return total
 
 
-def _phase(stack: DeliveryStack, mode: str, viewers: int, seconds: float) -> dict[str, Any]:
-    web = stack.auth_web if mode == "auth" else stack.static_web
-    nginx_pids = stack.nginx_pids(web)
+def _trial(stack: DeliveryStack, viewers: int, seconds: float, idle_portal_cpu_per_s: float) -> dict[str, Any]:
+    """All modes at once: one crowd per nginx, in the same seconds, so they share the machine's conditions."""
+    webs = {"static": stack.static_web, "auth": stack.auth_web, "checked": stack.checked_web}
+    # a player's playlist: the status feed's signed link (fetched before the trial, as a page load would)
+    playlists = {"static": stack.playlists(), "auth": stack.player_playlists(), "checked": stack.playlists()}
+    pids = {mode: stack.nginx_pids(web) for mode, web in webs.items()}
     portal_pids = stack.portal_pids()
     hits_before = stack.portal_auth_hits()
-    nginx_before, portal_before = cpu_seconds(nginx_pids), cpu_seconds(portal_pids)
+    before = {mode: cpu_seconds(p) for mode, p in pids.items()}
+    portal_before = cpu_seconds(portal_pids)
     started = time.monotonic()
-    tally: Tally = crowd("127.0.0.1", web.port, stack.playlists(), viewers, seconds)
+    tallies = crowds("127.0.0.1", [(webs[m].port, playlists[m], viewers) for m in MODES], seconds)
     wall = time.monotonic() - started
-    nginx_cpu = cpu_seconds(nginx_pids) - nginx_before
+    nginx_cpu = {mode: cpu_seconds(p) - before[mode] for mode, p in pids.items()}
     portal_cpu = cpu_seconds(portal_pids) - portal_before
-    return {"mode": mode, "wall_s": round(wall, 2), "viewers": viewers, "segments": tally.segments,
-            "playlists": tally.playlists, "segment_bytes": tally.segment_bytes, "errors": tally.errors,
-            "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
-            "nginx_cpu_s": round(nginx_cpu, 3), "portal_cpu_s": round(portal_cpu, 3),
-            "portal_auth_requests": stack.portal_auth_hits() - hits_before}
+    hits = stack.portal_auth_hits() - hits_before
+    # what the portal spent above its idle rate (the worker's syncs) went to the access checks of the two nginx
+    # that ask (each asks about as often: one question per cache lifetime): half each
+    portal_extra = max(0.0, portal_cpu - idle_portal_cpu_per_s * wall) / 2
+    phases: dict[str, dict[str, Any]] = {}
+    for mode, tally in zip(MODES, tallies, strict=True):
+        cost = nginx_cpu[mode] + (portal_extra if mode != "static" else 0.0)
+        phases[mode] = {"segments": tally.segments, "playlists": tally.playlists,
+                        "segment_bytes": tally.segment_bytes, "errors": tally.errors,
+                        "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+                        "nginx_cpu_s": round(nginx_cpu[mode], 4), "cpu_s": round(cost, 4),
+                        "segments_per_cpu_s": round(tally.segments / cost, 1) if cost > 0 else None,
+                        "playlist_url": playlists[mode][0].split("/hls/")[0] + "/hls/..."}
 
+    def ratio(mode: str) -> float | None:
+        a, b = phases[mode]["segments_per_cpu_s"], phases["static"]["segments_per_cpu_s"]
+        return round(a / b, 3) if a and b else None
 
-def _trial(stack: DeliveryStack, viewers: int, seconds: float, order: tuple[str, str]) -> dict[str, Any]:
-    phases = {mode: _phase(stack, mode, viewers, seconds) for mode in order}
-    static, auth = phases["static"], phases["auth"]
-    # the portal works in both phases (the worker's syncs): what the auth phase adds is the auth answers' cost
-    portal_extra = max(0.0, auth["portal_cpu_s"] - static["portal_cpu_s"])
-    static_cpu = static["nginx_cpu_s"]
-    auth_cpu = auth["nginx_cpu_s"] + portal_extra
-    per_cpu_static = static["segments"] / static_cpu if static_cpu > 0 else None
-    per_cpu_auth = auth["segments"] / auth_cpu if auth_cpu > 0 else None
-    viewer_minutes = viewers * auth["wall_s"] / 60
+    auth_cpu = phases["auth"]["cpu_s"]
+    viewer_minutes = 2 * viewers * wall / 60  # the auth and checked crowds: both nginx ask the portal
     return {
-        "static": static, "auth": auth,
-        "segments_per_s": {"static": round(static["segments"] / static["wall_s"], 1),
-                           "auth": round(auth["segments"] / auth["wall_s"], 1)},
-        "segments_per_cpu_s": {"static": round(per_cpu_static, 1) if per_cpu_static else None,
-                               "auth": round(per_cpu_auth, 1) if per_cpu_auth else None},
-        "auth_vs_static_ratio": round(per_cpu_auth / per_cpu_static, 3) if per_cpu_auth and per_cpu_static else None,
-        "throughput_ratio": round(auth["segments"] / static["segments"], 3) if static["segments"] else None,
-        "portal_requests_per_viewer_minute": round(auth["portal_auth_requests"] / viewer_minutes, 4),
-        "viewers_per_core": round(viewers / (auth_cpu / auth["wall_s"]), 0) if auth_cpu > 0 else None,
+        "wall_s": round(wall, 2), "viewers_per_mode": viewers, **phases,
+        "portal_cpu_s": round(portal_cpu, 4), "portal_extra_cpu_s_per_mode": round(portal_extra, 4),
+        "portal_auth_requests": hits,
+        "segments_per_s": {mode: round(phases[mode]["segments"] / wall, 1) for mode in MODES},
+        "auth_vs_static_ratio": ratio("auth"),
+        "checked_vs_static_ratio": ratio("checked"),
+        "throughput_ratio": (round(phases["auth"]["segments"] / phases["static"]["segments"], 3)
+                             if phases["static"]["segments"] else None),
+        "portal_requests_per_viewer_minute": round(hits / viewer_minutes, 4),
+        "viewers_per_core": round(viewers / (auth_cpu / wall), 0) if auth_cpu > 0 else None,
     }
 
 
@@ -107,44 +132,72 @@ def _median(values: list[float | None]) -> float | None:
     return round(percentile(present, 0.5), 3) if present else None  # type: ignore[arg-type]
 
 
+def _spread(values: list[float | None]) -> dict[str, float] | None:
+    present = sorted(v for v in values if v is not None)
+    if not present:
+        return None
+    return {"min": present[0], "p25": round(percentile(present, 0.25), 3),  # type: ignore[arg-type]
+            "median": round(percentile(present, 0.5), 3), "p75": round(percentile(present, 0.75), 3),  # type: ignore[arg-type]
+            "max": present[-1], "n": len(present)}
+
+
+def _pooled_ratio(trials: list[dict[str, Any]], mode: str) -> float | None:
+    segments = {m: sum(t[m]["segments"] for t in trials) for m in (mode, "static")}
+    cpu = {m: sum(t[m]["cpu_s"] for t in trials) for m in (mode, "static")}
+    if cpu["static"] <= 0 or cpu[mode] <= 0:
+        return None
+    return round((segments[mode] / cpu[mode]) / (segments["static"] / cpu["static"]), 3)
+
+
+def _idle_portal_cpu_per_s(stack: DeliveryStack, seconds: float) -> float:
+    """The portal's CPU per second with nobody watching (the worker's syncs go on)."""
+    pids = stack.portal_pids()
+    before, started = cpu_seconds(pids), time.monotonic()
+    time.sleep(seconds)  # a measurement window, not a wait for something to happen
+    return (cpu_seconds(pids) - before) / (time.monotonic() - started)
+
+
 def run() -> dict[str, Any]:
     load_before = list(os.getloadavg())
     with DeliveryStack(cameras=CAMERAS) as stack:
         stack.wait_live()
         bitrate = stack.measured_bitrate_bps()
-        crowd("127.0.0.1", stack.auth_web.port, stack.playlists(), min(VIEWERS, 20), 3)  # warm both up
-        crowd("127.0.0.1", stack.static_web.port, stack.playlists(), min(VIEWERS, 20), 3)
-        trials = []
-        for i in range(TRIALS):
-            order = ("static", "auth") if i % 2 == 0 else ("auth", "static")
-            trials.append(_trial(stack, VIEWERS, SECONDS, order))
+        warm = min(VIEWERS, 20)
+        crowds("127.0.0.1", [(stack.static_web.port, stack.playlists(), warm),
+                             (stack.auth_web.port, stack.player_playlists(), warm),
+                             (stack.checked_web.port, stack.playlists(), warm)], 3)
+        # the portal's idle rate: the least of a few quiet windows (one right after start-up or the warm-up can
+        # still carry their work, which would hide the access checks' cost)
+        idle = [_idle_portal_cpu_per_s(stack, 5) for _ in range(3)]
+        trials = [_trial(stack, VIEWERS, SECONDS, min(idle)) for _ in range(TRIALS)]
     figures: dict[str, Any] = {}
-    for name in ("auth_vs_static_ratio", "portal_requests_per_viewer_minute", "viewers_per_core",
-                 "throughput_ratio"):
+    for name in ("auth_vs_static_ratio", "checked_vs_static_ratio", "portal_requests_per_viewer_minute",
+                 "viewers_per_core", "throughput_ratio"):
         runs = [t[name] for t in trials]
         figures[name] = _median(runs)
         figures[f"{name}_runs"] = runs
         figures[f"{name}_median"] = _median(runs)
-    # headline figures over all trials together: total work / total CPU, which is steadier than a median of
-    # small noisy quotients
-    static_segments = sum(t["static"]["segments"] for t in trials)
-    auth_segments = sum(t["auth"]["segments"] for t in trials)
-    static_cpu = sum(t["static"]["nginx_cpu_s"] for t in trials)
-    portal_extra = max(0.0, sum(t["auth"]["portal_cpu_s"] - t["static"]["portal_cpu_s"] for t in trials))
-    auth_cpu = sum(t["auth"]["nginx_cpu_s"] for t in trials) + portal_extra
-    auth_wall = sum(t["auth"]["wall_s"] for t in trials)
-    if static_cpu > 0 and auth_cpu > 0:
-        figures["auth_vs_static_ratio"] = round((auth_segments / auth_cpu) / (static_segments / static_cpu), 3)
-        figures["viewers_per_core"] = round(VIEWERS / (auth_cpu / auth_wall))
+        figures[f"{name}_spread"] = _spread(runs)
+    # headline figures over all trials together: total work / total CPU, steadier than a median of small quotients
+    figures["auth_vs_static_ratio"] = _pooled_ratio(trials, "auth")
+    figures["checked_vs_static_ratio"] = _pooled_ratio(trials, "checked")
+    wall = sum(t["wall_s"] for t in trials)
+    auth_cpu = sum(t["auth"]["cpu_s"] for t in trials)
+    if auth_cpu > 0:
+        figures["viewers_per_core"] = round(VIEWERS / (auth_cpu / wall))
     figures["portal_requests_per_viewer_minute"] = round(
-        sum(t["auth"]["portal_auth_requests"] for t in trials) / (VIEWERS * auth_wall / 60), 4)
-    figures["cpu_s"] = {"static_nginx": round(static_cpu, 2), "auth_nginx": round(auth_cpu - portal_extra, 2),
-                        "auth_portal_extra": round(portal_extra, 2)}
-    for name in ("segments_per_s", "segments_per_cpu_s"):
-        figures[name] = {mode: _median([t[name][mode] for t in trials]) for mode in ("static", "auth")}
-    expected_segments_per_s = VIEWERS  # 1 s segments: a viewer keeping up fetches one a second
+        sum(t["portal_auth_requests"] for t in trials) / (2 * VIEWERS * wall / 60), 4)
+    figures["cpu_s"] = {"nginx": {m: round(sum(t[m]["nginx_cpu_s"] for t in trials), 3) for m in MODES},
+                        "portal_extra_per_mode": round(sum(t["portal_extra_cpu_s_per_mode"] for t in trials), 3),
+                        "portal_idle_per_s": [round(v, 4) for v in idle]}
+    figures["requests"] = {mode: {"playlists": sum(t[mode]["playlists"] for t in trials),
+                                  "segments": sum(t[mode]["segments"] for t in trials),
+                                  "errors": sum(t[mode]["errors"] for t in trials)} for mode in MODES}
+    figures["segments_per_s"] = {mode: _median([t["segments_per_s"][mode] for t in trials]) for mode in MODES}
+    figures["segments_per_cpu_s"] = {mode: _median([t[mode]["segments_per_cpu_s"] for t in trials])
+                                     for mode in MODES}
     figures.update({
-        "expected_segments_per_s": expected_segments_per_s,
+        "expected_segments_per_s": VIEWERS,  # per mode; 1 s segments: a viewer keeping up fetches one a second
         "stream_bitrate_mbps": round(bitrate / 1e6, 2) if bitrate else None,
         "moonshots": MOONSHOTS,
         "moonshots_met": {name: (figures[name] is not None and (figures[name] >= goal if name.endswith("ratio")
@@ -152,9 +205,12 @@ def run() -> dict[str, Any]:
                           for name, goal in MOONSHOTS.items()},
         "goals": GOALS,
         "trials": trials,
-        "settings": {"viewers": VIEWERS, "cameras": CAMERAS, "trials": TRIALS, "seconds_per_phase": SECONDS,
+        "settings": {"viewers_per_mode": VIEWERS, "cameras": CAMERAS, "trials": TRIALS,
+                     "seconds_per_trial": SECONDS, "modes": list(MODES),
+                     "design": "paired: the three modes' crowds at once, each on its own nginx (one worker process)",
+                     "cpu_clock": "/proc/<pid>/schedstat (ns)",
                      "segment_seconds": 1, "clip": "1280x720 25 fps H.264 2 Mbps, keyframe every second",
-                     "auth_cache_seconds": 1, "nginx_worker_processes": 1,
+                     "auth_cache_seconds": 1, "media_link_seconds": 20, "nginx_worker_processes": 1,
                      "client": "asyncio HTTP/1.1 keep-alive, one connection per viewer, hls.js reload rhythm"},
         "load_before": load_before,
     })

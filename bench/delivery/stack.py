@@ -1,6 +1,7 @@
 """What the viewers watch: simulated RTSP cameras (720p, 2 Mbps), a real worker writing live HLS, the portal
 under gunicorn, and two nginx over the same media folder: the project's configuration (``auth_request``) and the
-same configuration without its ``auth_request`` lines (plain static files). All on loopback."""
+same configuration without its ``auth_request`` lines and signed-link locations (plain static files), and a
+third copy of the project's for viewers on the plain, checked URLs at the same time. All on loopback."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 import bench
 
 ROOT = Path(__file__).resolve().parents[2]
+LINK_SECRET = "bench-delivery-media-link-secret-0123456789"  # a throwaway, for this run's nginx and portal only
 
 
 def children(pid: int) -> list[int]:
@@ -40,9 +42,11 @@ class DeliveryStack(bench.Stack):
     tmp: Path | None = None
     media_root: Path | None = None
     media_keys: list[str] = field(default_factory=list)
+    camera_ids: list[int] = field(default_factory=list)
     gunicorn_url: str = ""
     auth_web: Any = None
     static_web: Any = None
+    checked_web: Any = None
     _tmpdir: tempfile.TemporaryDirectory[str] | None = None
     _sim: Any = None
     _gunicorn: subprocess.Popen[bytes] | None = None
@@ -80,6 +84,7 @@ class DeliveryStack(bench.Stack):
                 db.session.add(camera)
                 db.session.commit()
                 self.media_keys.append(camera.media_key)
+                self.camera_ids.append(camera.id)
             credential = issue_credential("bench-delivery")
             db.session.remove()
             db.engine.dispose()
@@ -88,15 +93,24 @@ class DeliveryStack(bench.Stack):
                "PANTAU_SECRET_KEY": "bench-delivery-secret", "PANTAU_SERVE_MEDIA": "false",
                "PANTAU_PROXY_COUNT": "1", "PANTAU_TILE_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png",
                "PANTAU_SYNC_INTERVAL_S": "2", "PANTAU_LEASE_SECONDS": "20", "PANTAU_SEGMENT_SECONDS": "1",
-               "PANTAU_HLS_LIST_SIZE": "6", "PANTAU_SNAPSHOT_INTERVAL_S": "5", "PYTHONUNBUFFERED": "1"}
+               "PANTAU_HLS_LIST_SIZE": "6", "PANTAU_SNAPSHOT_INTERVAL_S": "5", "PYTHONUNBUFFERED": "1",
+               "PANTAU_MEDIA_LINK_SECRET": LINK_SECRET, "PANTAU_MEDIA_LINK_SECONDS": "20"}
         self._gunicorn, self.gunicorn_url = start_gunicorn(env, tmp / "gunicorn.log")
         upstream = self.gunicorn_url.removeprefix("http://")
         self.auth_web = NginxServer(upstream=upstream, media_root=self.media_root, runtime_dir=tmp / "nginx-auth",
-                                    worker_processes=1).start()
+                                    worker_processes=1, media_link_secrets=[LINK_SECRET]).start()
+        # the same configuration again, for viewers on the plain (checked) URLs at the same time
+        self.checked_web = NginxServer(upstream=upstream, media_root=self.media_root,
+                                       runtime_dir=tmp / "nginx-checked", worker_processes=1,
+                                       media_link_secrets=[LINK_SECRET]).start()
         static_template = tmp / "static.conf.template"
         # the same configuration, no access check: public answers, as the portal would say for a public camera
         text = re.sub(r"auth_request_set \$pantau_cache_scope [^;]+;", "set $pantau_cache_scope public;",
                       TEMPLATE.read_text())
+        # and without the signed-link locations, which come first: a plain static server matches its own first
+        signed = text.index("        # -- live HLS behind a signed media link")
+        text = text[:signed] + text[text.index("        # -- live HLS: playlist (changes every segment) --"):]
+        text = re.sub(r"\n    map \$link_kid \$pantau_link_secret \{\n.*?\n    \}\n", "\n", text, flags=re.S)
         static_template.write_text("".join(line for line in text.splitlines(keepends=True)
                                            if not re.match(r"\s*auth_request\s", line)))
         self.static_web = NginxServer(upstream=upstream, media_root=self.media_root, template=static_template,
@@ -111,7 +125,19 @@ class DeliveryStack(bench.Stack):
         return self
 
     def playlists(self) -> list[str]:
+        """The plain (checked) playlist URLs."""
         return [f"/media/hls/{key}/index.m3u8" for key in self.media_keys]
+
+    def player_playlists(self) -> list[str]:
+        """What a player is given now: the camera's status feed's ``hls_url`` (a signed media link)."""
+        import requests
+
+        urls = []
+        for camera_id in self.camera_ids:
+            answer = requests.get(f"{self.gunicorn_url}/kamera/{camera_id}/status.json", timeout=10)
+            answer.raise_for_status()
+            urls.append(str(answer.json()["hls_url"]))
+        return urls
 
     def playlist(self, key: str) -> str:
         assert self.media_root is not None
@@ -177,10 +203,10 @@ class DeliveryStack(bench.Stack):
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
-        for web in (self.auth_web, self.static_web):
+        for web in (self.auth_web, self.static_web, self.checked_web):
             if web is not None:
                 web.close()
-        self.auth_web = self.static_web = None
+        self.auth_web = self.static_web = self.checked_web = None
         if self._gunicorn is not None:
             stop_gunicorn(self._gunicorn)
             self._gunicorn = None

@@ -156,6 +156,17 @@ async def _crowd(host: str, port: int, playlists: list[str], viewers: int, secon
     return total
 
 
+async def _crowds(host: str, groups: list[tuple[int, list[str], int]], seconds: float) -> list[Tally]:
+    return list(await asyncio.gather(*(_crowd(host, port, playlists, viewers, seconds, ["127.0.0.1"])
+                                       for port, playlists, viewers in groups)))
+
+
+def crowds(host: str, groups: list[tuple[int, list[str], int]], seconds: float) -> list[Tally]:
+    """Several crowds at once, one per (port, playlists, viewers), in one event loop over the same seconds: the
+    servers they measure share the machine's conditions (a busy neighbour slows them all alike)."""
+    return asyncio.run(_crowds(host, groups, seconds))
+
+
 def crowd(host: str, port: int, playlists: list[str], viewers: int, seconds: float,
           sources: list[str] | None = None) -> Tally:
     """``viewers`` viewers spread over ``playlists`` for ``seconds``; what they were served."""

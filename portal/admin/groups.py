@@ -37,7 +37,7 @@ def wall_camera(camera: Camera) -> PublicCamera:
                         status=state if camera.enabled else "offline",
                         last_online_at=status.last_online_at if status else None,
                         codec=status.codec if status else None, media_base=media_base(camera),
-                        media_pass=media_pass(camera))
+                        media_pass=media_pass(camera), public=publicly_visible(camera))
 
 
 def media_base(camera: Camera) -> str:

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from portal import bounds
+from portal.media import links
 from portal.models import Camera, CameraLease, CameraStatus, Worker, db, utcnow
 from portal.models.camera import CAMERA_CATEGORIES, STATUSES
 
@@ -98,6 +99,8 @@ class PublicCamera:
     media_base: str = ""
     # For a private camera on a node, shown to staff: a media pass prefix (portal.media.passes), else "".
     media_pass: str = ""
+    # Publicly visible (False: a private camera shown to staff); only public cameras get signed media links.
+    public: bool = True
 
     @property
     def playable(self) -> bool:
@@ -267,8 +270,15 @@ def media_urls(base: str, key: str, media_pass: str = "") -> tuple[str, str]:
 
 
 def media_urls_of(camera: PublicCamera) -> tuple[str, str]:
-    """(snapshot, playlist) of one camera where it runs now."""
-    return _Urls().media(camera)
+    """(snapshot, playlist) of one camera where it runs now, for a player: a public camera's playlist is a signed
+    media link (``portal.media.links``) when nginx serves the media and shares the link secret."""
+    snapshot, hls = _Urls().media(camera)
+    settings = current_app.config["PANTAU"]
+    if settings.media_link_secret and camera.public and not camera.media_pass and (
+            camera.media_base or not settings.serve_media):
+        prefix = links.issue(settings.media_link_secret, camera.media_key, settings.media_link_seconds)
+        hls = hls.replace("/media/hls/", f"/media/{prefix}hls/", 1)
+    return snapshot, hls
 
 
 class _Urls:

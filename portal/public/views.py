@@ -87,6 +87,12 @@ def camera_snapshot_url(camera: PublicCamera) -> str:
     return media_urls_of(camera)[0]
 
 
+@bp.app_template_global("camera_hls_url")
+def camera_hls_url(camera: PublicCamera) -> str:
+    """The player's playlist: where the camera runs now, a signed media link for a public camera."""
+    return media_urls_of(camera)[1]
+
+
 @bp.get("/")
 @allow(PUBLIC)
 def index() -> ResponseReturnValue:

@@ -29,8 +29,16 @@
   var players = [];
   var scripts = {};
 
-  function withoutPass(url) {  // a private camera's media pass (/media/p/<expires>/<signature>/) is renewed hourly
-    return String(url || "").replace(/\/media\/p\/[0-9]+\/[A-Za-z0-9_-]+\//, "/media/");
+  // A private camera's media pass (/media/p/<expires>/<signature>/) is renewed hourly; a public camera's signed
+  // media link (/media/s/<key id>/<expires>/<signature>/) every few tens of seconds (portal/media/links.py).
+  var PASS = /\/media\/p\/[0-9]+\/[A-Za-z0-9_-]+\//, LINK = /\/media\/s\/[0-9a-f]+\/[0-9]+\/[A-Za-z0-9_-]+\//;
+  function withoutPass(url) {
+    return String(url || "").replace(PASS, "/media/").replace(LINK, "/media/");
+  }
+  function linkOf(url) { var m = LINK.exec(String(url || "")); return m ? m[0] : null; }
+  function linkExpires(url) {  // seconds since the epoch, or null
+    var link = linkOf(url);
+    return link ? Number(link.split("/")[4]) : null;
   }
 
   function loadScript(url) {  // hls.js (130 kB compressed) is only fetched when someone presses play
@@ -319,6 +327,14 @@
       };
       var extra = window.PantauPlayerConfig || {};  // a page or a benchmark may tune hls.js
       for (var key in extra) { if (Object.prototype.hasOwnProperty.call(extra, key)) { config[key] = extra[key]; } }
+      // Signed media links are renewed from the status feed: every request hls.js makes (the playlist, and the
+      // segments it resolved against an older link) goes out under the newest link, with no reload.
+      var ownSetup = config.xhrSetup;
+      config.xhrSetup = function (xhr, url) {
+        var fresh = self.freshen(url);
+        if (fresh !== url) { xhr.open("GET", fresh, true); }
+        if (ownSetup) { return ownSetup(xhr, fresh); }
+      };
       var hls = new Hls(config);
       hls.on(Hls.Events.ERROR, function (_e, data) { self.onError(hls, data); });
       hls.on(Hls.Events.LEVEL_LOADED, function (_e, data) { if (hls === self.hls) { self.onPlaylist(data.details); } });
@@ -333,6 +349,12 @@
       return false;
     }
     return true;
+  };
+
+  // The URL under the newest signed media link of this player's source (unchanged when it has none).
+  Player.prototype.freshen = function (url) {
+    var newest = linkOf(this.src), old = linkOf(url);
+    return newest && old && old !== newest ? String(url).replace(old, newest) : url;
   };
 
   // A live playlist arrived: did its newest segment change? The deadline is three segments (4 to 10 s).
@@ -430,6 +452,7 @@
 
   Player.prototype.onError = function (hls, data) {
     var code = data.response && data.response.code;
+    if (code === 410) { this.pollNow(); }  // a signed media link expired (a sleeping tab): renew it, retry
     if (code === 401 || code === 403) { this.gone(); return; }  // the server refuses: no longer public
     if (!data.fatal || hls !== this.hls) { return; }
     var Hls = window.Hls;
@@ -451,9 +474,14 @@
     }
     if (data.hls_url && data.hls_url !== this.src) {  // the camera runs on another media node now
       var renewed = withoutPass(data.hls_url) === withoutPass(this.src);  // same place, next hour's media pass
+      var expires = linkExpires(this.hls ? this.src : (this.video.currentSrc || this.video.src || this.src));
       this.src = data.hls_url;
       this.root.dataset.src = data.hls_url;
-      if (ACTIVE[this.state] && data.playable) {
+      if (renewed && linkOf(data.hls_url) && this.hls) {
+        // a renewed signed link: hls.js's requests are rewritten to it (xhrSetup), nothing to reload
+      } else if (renewed && linkOf(data.hls_url) && expires && expires - Date.now() / 1000 > 15) {
+        // native HLS cannot be rewritten: it keeps its link until that is about to expire
+      } else if (ACTIVE[this.state] && data.playable) {
         if (this.state !== "reconnecting" && !renewed) { this.reconnecting(); }
         this.reload();
       }

@@ -48,10 +48,10 @@ class Node:
         self.media_root = media_root
         media_root.mkdir(parents=True, exist_ok=True)
 
-    def serve(self, portal: Portal) -> NginxServer:
+    def serve(self, portal: Portal, **settings: object) -> NginxServer:
         upstream = portal.url.removeprefix("http://")
         return NginxServer(upstream=upstream, media_root=self.media_root, port=self.port,
-                           template=MEDIA_NODE_TEMPLATE, media_node_url=self.url)
+                           template=MEDIA_NODE_TEMPLATE, media_node_url=self.url, **settings)
 
     def playlist(self, camera: Camera) -> str:
         return f"{self.url}/media/hls/{camera.media_key}/index.m3u8"
@@ -326,3 +326,50 @@ def test_render_makes_a_media_node_configuration_nginx_accepts(tmp_path: Path) -
         refused = subprocess.run([*base, "--media-node-url", bad], capture_output=True, text=True, timeout=30)
         assert refused.returncode == 2 and "MEDIA_NODE_URL" in refused.stderr, bad
     assert subprocess.run(base, capture_output=True, timeout=30).returncode == 2  # front door needs --static-root
+
+
+LINK_SECRET = "browser-test-media-link-secret-0123456789"
+
+
+@pytest.mark.rtsp
+@pytest.mark.browser
+def test_open_player_renews_its_signed_link_without_a_reload(tmp_path: Path, rtsp, page) -> None:  # type: ignore[no-untyped-def]
+    """A public camera on a node, played from a signed media link that lasts 10 to 15 s: the player picks up the
+    renewed links from its status feed and keeps playing, the same hls.js, across several expiries."""
+    import re
+
+    require_tool("nginx", reason="media nodes are the project's nginx")
+    node = Node(tmp_path / "media" / "node-a")
+    with running_portal(tmp_path, media_origins=node.url, media_link_secret=LINK_SECRET,
+                        media_link_seconds=5) as portal, node.serve(portal, media_link_secrets=[LINK_SECRET]) as web:
+        sim = rtsp(cameras=1)
+        camera = add_camera(portal, sim.url(1))
+        with worker_pool(portal) as pool:
+            pool.start("a", PANTAU_MEDIA_ROOT=str(node.media_root), PANTAU_MEDIA_URL=node.url)
+            wait_for(lambda: get(node.playlist(camera))[0] == 200, timeout=40, message="no playlist on the node")
+            wait_for(lambda: status_json(portal, camera)["status"] == "online", timeout=20, message="not online")
+            page.goto(f"{portal.url}/kamera/{camera.id}")
+            page.evaluate("() => { window.pantauSamePage = true; }")  # gone if the page reloads
+            src = page.get_attribute(".player", "data-src")
+            assert src and src.startswith(f"{node.url}/media/s/"), src
+            record_states(page)
+            page.locator(".player [data-action=play]").click()
+            wait_playing(page, 30)
+            page.evaluate("() => { window.pantauFirstHls = window.PantauPlayer; }")
+            log = web.runtime_dir / "access.log"
+            pattern = re.compile(rf'"GET /media/s/[0-9a-f]{{8}}/([0-9]{{10}})/[^ ]+/hls/{camera.media_key}/[^ ]+ '
+                                 r'HTTP/1.1" (\d+)')
+
+            def expiries() -> set[str]:
+                return {m.group(1) for m in pattern.finditer(log.read_text(errors="replace"))}
+
+            first = int(min(expiries()))
+            # played past the first link's expiry, under at least three links
+            wait_for(lambda: len(expiries()) >= 3 and time.time() > first + 2, timeout=60, interval=0.5,
+                     message="the player never moved to a renewed link")
+            wait_playing(page, 10)
+            assert page.evaluate("() => window.pantauSamePage") is True
+            assert page.evaluate("() => window.PantauPlayer === window.pantauFirstHls"), "hls.js was reloaded"
+            assert "reconnecting" not in states(page), states(page)
+            statuses = [m.group(2) for m in pattern.finditer(log.read_text(errors="replace"))]
+            assert statuses and set(statuses) == {"200"}, statuses  # never an expired (410) or refused link
