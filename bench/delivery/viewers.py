@@ -1,8 +1,9 @@
 """Simulated HLS viewers: one asyncio task per viewer, fetching a live playlist and its segments as hls.js does.
 
 Each viewer keeps one HTTP/1.1 keep-alive connection, loads the playlist, starts three segments from the live
-edge, fetches every segment it has not fetched yet, and reloads the playlist one target duration after a load
-that brought something new (half of one after a load that did not). The HTTP client is a few lines over
+edge, fetches every segment it has not fetched yet, and reloads the playlist as the shipped player's EdgeLoader does
+(shortly before the next segment is due, then every 100 ms until it is there, about two playlist loads a second;
+see ``viewer``), not hls.js's default of one target duration after a load. The HTTP client is a few lines over
 asyncio streams, so the client costs little CPU next to the server it measures; bodies are read and dropped.
 """
 
@@ -92,6 +93,9 @@ def parse_playlist(text: str) -> tuple[float, int, list[str]]:
     return target, sequence, names
 
 
+EDGE_LEAD_S, EDGE_POLL_S, EDGE_BLOCK_TARGETS = 0.15, 0.1, 1.5  # as static/js/player.js's EdgeLoader
+
+
 async def viewer(host: str, port: int, playlist: str, until: float, tally: Tally, *, source: str | None = None,
                  start_delay: float = 0.0) -> None:
     await asyncio.sleep(start_delay)
@@ -99,6 +103,7 @@ async def viewer(host: str, port: int, playlist: str, until: float, tally: Tally
     conn = Connection(host, port, source)
     fetched: set[str] = set()
     first = True
+    edge_at = time.monotonic()
     try:
         while time.monotonic() < until:
             loaded = time.monotonic()
@@ -133,8 +138,18 @@ async def viewer(host: str, port: int, playlist: str, until: float, tally: Tally
                     tally.segment_bytes += len(data)
             if len(fetched) > 64:
                 fetched = set(names)
-            wait = target if new else target / 2
-            await asyncio.sleep(max(0.0, loaded + wait - time.monotonic()))
+            # The shipped player's EdgeLoader (static/js/player.js): after a new segment, ask again shortly before
+            # the next is due (EDGE_LEAD_MS 150), then every EDGE_POLL_MS (100) until it is there, for at most
+            # 1.5 target durations; after that, hls.js's own half-target polling.
+            now = time.monotonic()
+            if new:
+                edge_at = now
+                wait_until = loaded + target - EDGE_LEAD_S
+            elif now - edge_at < EDGE_BLOCK_TARGETS * target:
+                wait_until = now + EDGE_POLL_S
+            else:
+                wait_until = loaded + target / 2
+            await asyncio.sleep(max(0.0, wait_until - time.monotonic()))
     finally:
         await conn.close()
 
