@@ -262,12 +262,13 @@ def build_graph(spec: CameraSpec, out: OutputSettings, media_root: Path, hints: 
             reset_timestamps="1", strftime="1", segment_list=str(paths.recording_list), segment_list_type="csv",
         ))
     audio, audio_options = audio_streams(spec, live)
+    live_hints = frozenset({"fmp4"}) if from_live else frozenset()  # the recording is cut from fMP4 fragments
     outputs.append(ffmpeg_graph.output(
         live["v:0"], *audio, str(paths.playlist),
         # cut at the first keyframe at least 90 % of a segment after the last cut: a keyframe a hair early (a
         # camera's timestamp jitter) must not make a segment twice as long, and EXT-X-TARGETDURATION with it
-        **video, **audio_options, **live_layout(paths, hints | (frozenset({"fmp4"}) if from_live else frozenset())), f="hls", hls_time=f"{out.segment_seconds * 0.9:g}",
-        hls_list_size=str(out.hls_list_size),
+        **video, **audio_options, **live_layout(paths, hints | live_hints), f="hls",
+        hls_time=f"{out.segment_seconds * 0.9:g}", hls_list_size=str(out.hls_list_size),
         hls_flags="delete_segments+program_date_time+independent_segments+temp_file+omit_endlist+discont_start",
         hls_init_time=f"{out.segment_seconds * 0.9:g}",  # the first segment after a (re)start, the same
         hls_delete_threshold=str(DELETE_THRESHOLD_RECORDING if from_live else 2), hls_start_number_source="epoch",

@@ -31,9 +31,8 @@ import os
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from transcoder.ffmpeg import INIT_SEGMENT, RECORDING_LIST, MediaPaths
+from transcoder.ffmpeg import INIT_SEGMENT, MediaPaths
 from transcoder.mp4 import Fragment, Track, fragments, shifted_moof, tracks
 from transcoder.snapshots import read_quietly
 
@@ -132,7 +131,7 @@ class LiveRecorder:
         """The run's ffmpeg is gone: take what its last playlist names and close the file."""
         if self.run is not None:
             try:
-                self.step()
+                self.step(ending=True)
             except Exception:  # noqa: BLE001 - a broken segment must not keep the file open
                 log.exception("camera %s: reading the last live segments failed", self.paths.camera_id)
         self.close()
@@ -151,7 +150,7 @@ class LiveRecorder:
 
     # -- the work --
 
-    def step(self) -> None:
+    def step(self, ending: bool = False) -> None:
         run = self.run
         if run is None:
             return
@@ -173,19 +172,21 @@ class LiveRecorder:
         first = min(times) if run.last is None else run.last + 1
         for number in range(first, newest + 1):
             try:
-                self._take(run, number, times.get(number))
+                self._take(run, number, times.get(number), last_of_run=ending and number == newest)
             except (OSError, ValueError, struct.error) as exc:
                 log.warning("camera %s: live segment %s not recorded: %s", self.paths.camera_id, number, exc)
                 self.close()  # the archive shows the gap
             run.last = number
 
-    def _take(self, run: Run, number: int, program_time: float | None) -> None:
+    def _take(self, run: Run, number: int, program_time: float | None, last_of_run: bool = False) -> None:
         path = self.paths.hls_dir / f"{number}.m4s"
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
         except PermissionError:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
+            if last_of_run:
+                return  # ffmpeg stopped in the middle of it (named in the last playlist, never finished)
             self.lost_segments += 1
             log.warning("camera %s: live segment %s was gone before it was recorded", self.paths.camera_id,
                         number)
