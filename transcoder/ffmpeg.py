@@ -198,8 +198,8 @@ GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "level
 # each byte read while probing is read before the muxers start, making every program date-time late.
 SMALL_PROBE = {"probesize": "32768", "analyzeduration": "500000", "fpsprobesize": "0"}
 HINTS = frozenset({"hevc", "fmp4", "full_probe"})
-# Live segments ffmpeg keeps on disk after they left the playlist: the worker's slack to copy them into the
-# recording when its loop is slow (a recording from live segments loses a segment only after this long).
+# Live segments ffmpeg keeps on disk after they left the playlist (ffmpeg keeps no more than the playlist's
+# length of them): the worker's slack to copy them into the recording when its loop is slow.
 DELETE_THRESHOLD_RECORDING = 10
 
 

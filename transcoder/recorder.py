@@ -15,7 +15,8 @@ copy costs the worker a read of a few kB and a ``copy_file_range`` a second.
 
 - Finished segments: ffmpeg writes ``<n>.m4s`` whole (``temp_file``) and numbers them from the clock, one up
   from the last; every segment up to the newest one the playlist names is finished, and ffmpeg keeps each on
-  disk for ``hls_delete_threshold`` segments after it left the playlist, the worker's slack when it is slow.
+  disk after it left the playlist (``hls_delete_threshold`` segments, at most the playlist's length: six
+  seconds more by default), the worker's slack when it is slow.
 - A run's segments are numbered from its start (``hls_start_number_source=epoch``), so what an earlier run left
   is never taken; its ``init.mp4`` is read with its first segment.
 - Times: the wall clock of a fragment is the playlist's program date-time of the run's first segment taken plus
