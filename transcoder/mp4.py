@@ -64,6 +64,14 @@ def _child(data: bytes, parent: tuple[bytes, int, int, int], kind: bytes) -> tup
     return next((box for box in boxes(data, offset + header, offset + size) if box[0] == kind), None)
 
 
+class ReadMore(ValueError):
+    """The bytes read end inside a ``moof``: read ``needed`` bytes from the start and parse again."""
+
+    def __init__(self, needed: int) -> None:
+        super().__init__(f"a moof ends at byte {needed}, past the bytes read")
+        self.needed = needed
+
+
 @dataclass(frozen=True)
 class Track:
     id: int
@@ -123,11 +131,13 @@ def fragments(data: bytes, size: int, tracks_by_id: dict[int, Track]) -> list[Fr
     and whose length is ``size``; styp and sidx boxes are left out (they describe the live segment alone)."""
     found = []
     top = boxes(data, 0, len(data))
+    if len(data) < size and top and top[-1][0] != b"mdat" and top[-1][1] + top[-1][3] + 8 > len(data):
+        raise ReadMore(top[-1][1] + top[-1][3] + 8)  # the read ends inside a box (or the next one's header)
     for index, (kind, offset, header, box_size) in enumerate(top):
         if kind != b"moof":
             continue
         if offset + box_size > len(data):
-            raise ValueError("moof box larger than the bytes read")
+            raise ReadMore(offset + box_size)
         runs = []
         for traf in (b for b in boxes(data, offset + header, offset + box_size) if b[0] == b"traf"):
             tfhd, tfdt = _child(data, traf, b"tfhd"), _child(data, traf, b"tfdt")

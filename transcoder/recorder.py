@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from transcoder.ffmpeg import INIT_SEGMENT, MediaPaths
-from transcoder.mp4 import Fragment, Track, fragments, shifted_moof, tracks
+from transcoder.mp4 import Fragment, ReadMore, Track, fragments, shifted_moof, tracks
 from transcoder.snapshots import read_quietly
 
 log = logging.getLogger("pantau.transcoder")
 NAME_FORMAT = "%Y%m%dT%H%M%SZ.mp4"
-HEAD_READ = 64 * 1024  # a live segment's styp, sidx and moof fit in far less (the moof grows with its samples)
+HEAD_READ = 16 * 1024  # a live segment's styp, sidx and moof (it grows with the samples: ~12 bytes each)
 CUT_EARLY_S = 0.1  # a fragment starting this close before a clock boundary already opens the next file
 
 
@@ -202,7 +202,16 @@ class LiveRecorder:
                     raise ValueError("the live initialisation segment has no video track")
             size = os.fstat(fd).st_size
             head = os.pread(fd, min(size, HEAD_READ), 0)
-            found = fragments(head, size, run.tracks)
+            while True:
+                try:
+                    found = fragments(head, size, run.tracks)
+                    break
+                except ReadMore as more:  # a long segment's moof (many samples): read until it is all there
+                    if len(head) >= size:
+                        raise ValueError("the live segment ends inside a box") from None
+                    head = os.pread(fd, min(size, max(more.needed, 2 * len(head))), 0)
+            if not found:
+                raise ValueError("no moof+mdat in the live segment")
             for fragment in found:
                 self._append(run, fd, head, fragment, program_time)
                 program_time = None
