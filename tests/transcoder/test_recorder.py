@@ -53,10 +53,12 @@ def record_live(media_root: Path, source: Path, *, seconds: float, poll_every: f
     proc = subprocess.Popen(build_argv(ffmpeg, spec, out, media_root), env=ffmpeg_env(),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        started = time.monotonic()
-        while time.monotonic() - started < seconds:
+        deadline = time.monotonic() + seconds + 60  # a loaded machine may start ffmpeg slowly
+        live_since: float | None = None  # timed from the first live segment, not from ffmpeg's start
+        while time.monotonic() < deadline and (live_since is None or time.monotonic() - live_since < seconds):
             try:
                 recorder.poll(paths.playlist.stat().st_mtime_ns)
+                live_since = live_since or time.monotonic()
             except FileNotFoundError:
                 pass
             time.sleep(poll_every)  # the worker's turn, slow on purpose: segments leave the playlist meanwhile
@@ -98,7 +100,7 @@ def test_no_gap_across_playlist_rolls_files_cut_on_the_clock_and_an_export_as_lo
             # boundary opens the file: its name, to the second, is then the second before)
             assert after.start.timestamp() % 4 in (0.0, 3.0), "cut on the clock, every record_segment_seconds"
     total = sum((s.end - s.start).total_seconds() for s in made)
-    assert total >= 13 - 3, "the run is recorded (minus ffmpeg's start)"
+    assert total >= 13 - 2, "the run is recorded, from its first live segment on"
     assert not list(paths.incoming_dir.glob("*.mp4"))
 
     # an export over the files (ffmpeg's concat demuxer) lasts the span asked, within one live segment
@@ -130,7 +132,7 @@ def test_g711_audio_is_recorded_as_aac(tmp_path: Path, monkeypatch: pytest.Monke
         info = probe(tmp_path / "media" / segment.path)
         assert sorted(s["codec_name"] for s in info["streams"]) == ["aac", "h264"]
         assert abs(float(info["format"]["duration"]) - (segment.end - segment.start).total_seconds()) <= 0.15
-    assert sum((s.end - s.start).total_seconds() for s in made) >= 7 - 3
+    assert sum((s.end - s.start).total_seconds() for s in made) >= 7 - 2
 
 
 def test_a_new_run_never_takes_what_an_earlier_run_left(tmp_path: Path) -> None:
