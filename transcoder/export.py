@@ -38,7 +38,7 @@ import ffmpeg as ffmpeg_graph
 
 from contract import worker_api
 from transcoder.digests import Digests
-from transcoder.mp4 import fragments
+from transcoder.mp4 import file_fragments
 from transcoder.process import _set_parent_death_signal
 from transcoder.redact import redact
 
@@ -178,7 +178,7 @@ class Layout:
 def layout_for(paths: Iterable[Path], expected_s: float) -> Layout:
     """Count the samples of the sources' fragments (their ``moof`` headers only) for the ``moov`` reserve, and see
     whether they share their sample descriptions (then no packet needs converting)."""
-    found = [fragments(p) for p in paths]
+    found = [file_fragments(p) for p in paths]
     if not found or any(f is None for f in found):
         guess = int(max(expected_s, 1.0) * PACKETS_PER_S_GUESS)
         return Layout(MOOV_BASE_BYTES + 2 * MOOV_BYTES_PER_SAMPLE * guess, True, None)

@@ -7,8 +7,11 @@ One ffmpeg per camera reads the camera once and writes two outputs, both copied 
   B-frames ("first pts and dts value must be set": the camera is started again at once with ``fmp4``), and for
   H.265 (hint ``hevc``: fMP4 tagged ``hvc1``, the form Safari plays); segment numbers come from the clock, so
   they never repeat across restarts and a CDN may cache segments forever;
-- recording segments under ``recordings/<id>/incoming/`` (fragmented MP4, so a killed ffmpeg leaves a
-  playable file), listed in ``segments.csv`` as each one finishes.
+- recordings: for a camera that records (the usual case) the live output is fragmented MP4 and the worker builds
+  the recording files from its segments (:mod:`transcoder.recorder`: a second muxer in ffmpeg cost a third of
+  a camera's CPU); only with a substream does ffmpeg write a second output, segments of the main stream under
+  ``recordings/<id>/incoming/`` (fragmented MP4, so a killed ffmpeg leaves a playable file), listed in
+  ``segments.csv`` as each one finishes. Either way the files and the list are the same.
 
 Snapshots are cut from the newest live segment by the worker (:mod:`transcoder.snapshots`), not decoded here.
 With a substream, the substream feeds live HLS (and so the snapshot) and the main stream feeds recording.
@@ -195,6 +198,14 @@ GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-y", "-loglevel", "level
 # each byte read while probing is read before the muxers start, making every program date-time late.
 SMALL_PROBE = {"probesize": "32768", "analyzeduration": "500000", "fpsprobesize": "0"}
 HINTS = frozenset({"hevc", "fmp4", "full_probe"})
+# Live segments ffmpeg keeps on disk after they left the playlist (ffmpeg keeps no more than the playlist's
+# length of them): the worker's slack to copy them into the recording when its loop is slow.
+DELETE_THRESHOLD_RECORDING = 10
+
+
+def records_from_live(spec: CameraSpec) -> bool:
+    """Is this camera's recording built by the worker from its live fMP4 segments (not by a second muxer)?"""
+    return spec.recording and not spec.substream_url
 
 
 def input_options(kind: str, *, full_probe: bool = False) -> dict[str, Any]:
@@ -226,7 +237,7 @@ def audio_streams(spec: CameraSpec, source: Any) -> tuple[list[Any], dict[str, A
 
 
 def build_graph(spec: CameraSpec, out: OutputSettings, media_root: Path, hints: frozenset[str] = frozenset()) -> Any:
-    """The ffmpeg-python graph: the camera's input(s) and the outputs (recording, live HLS).
+    """The ffmpeg-python graph: the camera's input(s) and the outputs (live HLS; recording with a substream).
 
     ``hints`` (learnt from earlier runs): ``fmp4`` writes live HLS as fragmented MP4 (B-frames), ``hevc`` too,
     tagged ``hvc1`` (the form Safari plays), ``full_probe`` probes the input with ffmpeg's defaults."""
@@ -240,7 +251,8 @@ def build_graph(spec: CameraSpec, out: OutputSettings, media_root: Path, hints: 
                           full_probe=full_probe)
     video: dict[str, Any] = {"c:v": "copy", **({"tag:v": "hvc1"} if "hevc" in hints else {})}
     outputs = []
-    if spec.recording:
+    from_live = records_from_live(spec)
+    if spec.recording and not from_live:
         audio, audio_options = audio_streams(spec, main)
         outputs.append(ffmpeg_graph.output(
             main["v:0"], *audio, str(paths.incoming_dir / "%Y%m%dT%H%M%SZ.mp4"),
@@ -250,15 +262,16 @@ def build_graph(spec: CameraSpec, out: OutputSettings, media_root: Path, hints: 
             reset_timestamps="1", strftime="1", segment_list=str(paths.recording_list), segment_list_type="csv",
         ))
     audio, audio_options = audio_streams(spec, live)
+    live_hints = frozenset({"fmp4"}) if from_live else frozenset()  # the recording is cut from fMP4 fragments
     outputs.append(ffmpeg_graph.output(
         live["v:0"], *audio, str(paths.playlist),
         # cut at the first keyframe at least 90 % of a segment after the last cut: a keyframe a hair early (a
         # camera's timestamp jitter) must not make a segment twice as long, and EXT-X-TARGETDURATION with it
-        **video, **audio_options, **live_layout(paths, hints), f="hls", hls_time=f"{out.segment_seconds * 0.9:g}",
-        hls_list_size=str(out.hls_list_size),
+        **video, **audio_options, **live_layout(paths, hints | live_hints), f="hls",
+        hls_time=f"{out.segment_seconds * 0.9:g}", hls_list_size=str(out.hls_list_size),
         hls_flags="delete_segments+program_date_time+independent_segments+temp_file+omit_endlist+discont_start",
         hls_init_time=f"{out.segment_seconds * 0.9:g}",  # the first segment after a (re)start, the same
-        hls_delete_threshold="2", hls_start_number_source="epoch",
+        hls_delete_threshold=str(DELETE_THRESHOLD_RECORDING if from_live else 2), hls_start_number_source="epoch",
     ))
     return ffmpeg_graph.merge_outputs(*outputs)
 

@@ -96,6 +96,14 @@ class StderrLog:
         return self.problems[-1] if self.problems else None
 
 
+# Each ffmpeg has its own session, and so (with the kernel's autogroup scheduling, on by default) its own
+# scheduling group, weighed like the worker's whole process: on a machine short of CPU, 300 ffmpegs would leave the
+# worker one 301st of it, and the worker, which records from the live segments, cuts snapshots and notices stalls,
+# would fall behind them. ffmpeg's group is made lighter (nice 10: a tenth of the worker's weight); an unprivileged
+# process may do that to its own group.
+FFMPEG_AUTOGROUP_NICE = b"10"
+
+
 def _set_parent_death_signal(parent: int) -> Callable[[], None]:
     libc_name = ctypes.util.find_library("c")
     libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
@@ -105,6 +113,14 @@ def _set_parent_death_signal(parent: int) -> Callable[[], None]:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:  # the worker died before prctl took effect
             os._exit(1)
+        try:  # the new session's scheduling group (see FFMPEG_AUTOGROUP_NICE); absent without autogroup
+            fd = os.open("/proc/self/autogroup", os.O_WRONLY)
+            try:
+                os.write(fd, FFMPEG_AUTOGROUP_NICE)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
 
     return preexec
 

@@ -28,11 +28,20 @@ from transcoder.client import PortalClient, SyncError
 from transcoder.config import ConfigError, WorkerConfig
 from transcoder.digests import Digests, lower_priority
 from transcoder.export import Exporter
-from transcoder.ffmpeg import CameraSpec, MediaPaths, OutputSettings, build_argv, ffmpeg_env, find_ffmpeg
+from transcoder.ffmpeg import (
+    CameraSpec,
+    MediaPaths,
+    OutputSettings,
+    build_argv,
+    ffmpeg_env,
+    find_ffmpeg,
+    records_from_live,
+)
 from transcoder.holds import HoldList
 from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
 from transcoder.process import ProcessFactory, start_ffmpeg
+from transcoder.recorder import LiveRecorder
 from transcoder.recordings import DiskGuard, Segment, collect, discard_incoming, leftovers
 from transcoder.snapshots import PriorityPool, Snapshotter
 from transcoder.status import camera_report
@@ -42,7 +51,6 @@ log = logging.getLogger("pantau.transcoder")
 HOLD_SLACK_S = 15.0  # a recording segment may run past its nominal length by up to a keyframe interval
 LEFTOVER_EVERY_S = 10.0  # how often to look for recordings a killed ffmpeg left of a camera that moved away
 LEFTOVER_QUIET_S = 15.0  # ... once nothing wrote into them for this long
-
 
 class Worker:
     def __init__(self, config: WorkerConfig, *, client: PortalClient | None = None,
@@ -56,6 +64,7 @@ class Worker:
         self.env = ffmpeg_env()
         self.out = OutputSettings()
         self.cameras: dict[int, Camera] = {}
+        self.recorders: dict[int, LiveRecorder] = {}  # each camera's recording from its live segments
         self.stopping = threading.Event()
         self.figures = WorkerFigures(states=tuple(s.value for s in State))
         self.cpu = CpuMeter()
@@ -109,19 +118,34 @@ class Worker:
         self._take(collect(paths, final=True))  # leftovers of an ffmpeg that died with an earlier worker
         _clear_stale_hls(paths.hls_dir)
 
+        recorder = LiveRecorder(paths)
+        self.recorders[spec.id] = recorder
+
+        def argv(spec: CameraSpec, hints: frozenset[str]) -> list[str]:
+            built = self._argv(spec, hints)
+            recorder.paths = self._paths(spec)
+            if records_from_live(spec):
+                recorder.begin_run(time.time(), self.out.record_segment_seconds)  # the new run's recording
+            else:
+                recorder.end_run()
+            return built
+
         def progress() -> int | None:
             try:
-                return os.stat(self._paths(camera.spec).playlist).st_mtime_ns
+                mtime: int | None = os.stat(self._paths(camera.spec).playlist).st_mtime_ns
             except OSError:
-                return None
+                mtime = None
+            recorder.poll(mtime)  # new live segments go into the recording
+            return mtime
 
         def on_exit(cam: Camera) -> None:
+            recorder.end_run()  # the last segments the run's playlist names, and the file closed
             if cam.run_segments == 0:  # a run that made no live segment leaves no recording worth reporting
                 discard_incoming(self._paths(cam.spec))
                 return
             self._take(collect(self._paths(cam.spec), final=True))
 
-        camera = Camera(spec, argv=self._argv, factory=self.factory, env=self.env, timing=self._timing(),
+        camera = Camera(spec, argv=argv, factory=self.factory, env=self.env, timing=self._timing(),
                         progress=progress, on_exit=on_exit)
         return camera
 
@@ -186,6 +210,7 @@ class Worker:
                          and camera.failure else "")
             if after is State.STOPPED and not camera.want_running:
                 del self.cameras[camera.spec.id]
+                self.recorders.pop(camera.spec.id, None)
         self.snapshots.fast_s, self.snapshots.idle_s = self.out.snapshot_interval_s, self.out.snapshot_idle_interval_s
         self.snapshots.step(now, ((c.spec.id, self._paths(c.spec), c.since) for c in self.cameras.values()
                                   if c.state is State.RUNNING))
@@ -342,7 +367,6 @@ class Worker:
         self._snapshot_pool.shutdown(wait=False, cancel_futures=True)
         log.info("worker %s stopped", self.config.name)
 
-
 def _clear_stale_hls(directory: Path, older_than_s: float = 120.0) -> None:
     cutoff = time.time() - older_than_s
     try:
@@ -356,7 +380,6 @@ def _clear_stale_hls(directory: Path, older_than_s: float = 120.0) -> None:
                     os.unlink(entry.path)
             except FileNotFoundError:
                 continue
-
 
 def main(argv: list[str] | None = None) -> int:
     import argparse

@@ -2,7 +2,8 @@
 
 1. Cost: CPU and PSS per camera of the worker (with its snapshots, cut from the live segments in-process) and
    its ffmpeg children, against the same number of bare ffmpeg processes started directly with the very argv
-   the worker builds (``transcoder.ffmpeg.build_argv``: live HLS + recording, video copied), and against bare
+   the worker builds (``transcoder.ffmpeg.build_argv``: live fMP4 HLS, video copied; the recording is built by the
+   worker from those segments, so this baseline leaves the recording out), and against bare
    ``ffmpeg -rtsp_transport tcp -i URL -c copy -f hls`` (live HLS only: the whole job's price), each measured
    in the same windows (three of each) so the ratios isolate the worker from whatever else the machine does.
 2. Stall detection and recovery: cameras cut while the worker runs them, two ways. *Freeze*: a TCP proxy
@@ -105,8 +106,9 @@ def output_settings() -> Any:
 
 
 def full_argvs(urls: list[str], media_root: Path, recording: bool = True) -> list[tuple[list[str], Path]]:
-    """What the worker would run for these cameras: build_argv, byte for byte (``recording=False``: the live
-    output alone, to show what recording costs)."""
+    """What the worker would run for these cameras: build_argv, byte for byte (live fMP4 HLS; the worker copies
+    its segments into the recording, which these bare processes don't do). ``recording=False``: what a camera
+    that doesn't record runs (MPEG-TS live HLS)."""
     from transcoder.ffmpeg import CameraSpec, MediaPaths, build_argv, find_ffmpeg
 
     ffmpeg = find_ffmpeg()
@@ -782,7 +784,9 @@ def method() -> str:
         f"{WARMUP_S} s of warm-up ({COST_WINDOWS} windows; the ratios are the CPU of all windows together, *_runs "
         "each window's, the other cost figures the median window), "
         f"{COST_CAMERAS} bare ffmpeg started directly with the worker's own argv "
-        "(transcoder.ffmpeg.build_argv: fMP4 HLS + recording, -c:v copy) on other simulated cameras, so "
+        "(transcoder.ffmpeg.build_argv: fMP4 live HLS, -c:v copy; the worker builds the recording from those "
+        "segments in its own process, which the bare processes don't do, so cpu_ratio_vs_bare includes the "
+        "recording's whole cost) on other simulated cameras, so "
         "whatever else loads the machine weighs on both alike; CPU is utime+stime from /proc/<pid>/stat of the "
         "worker (snapshots included) and its ffmpeg children versus the bare ffmpegs, PSS from "
         "/proc/<pid>/smaps_rollup (mean of 3 samples). Another set of windows puts the worker next to "

@@ -65,10 +65,19 @@ def test_audio_becomes_aac_in_live_and_recording(demo_portal: Portal, demo_worke
     camera = add_camera(demo_portal, str(clip), audio="aac")
     demo_workers.start("w1")
     hls_dir = demo_portal.media_root / "hls" / camera.media_key
-    segment = wait_for(lambda: sorted(hls_dir.glob("*.ts"))[:1], timeout=40, message="no live segment")[0]
+    joined = tmp_path / "live.mp4"
+
+    def newest_live() -> Path | None:  # a recording camera's live view is fMP4: its head, then a segment
+        segments = sorted(hls_dir.glob("*.m4s"))
+        if not segments or not (hls_dir / "init.mp4").exists():
+            return None
+        joined.write_bytes((hls_dir / "init.mp4").read_bytes() + segments[-1].read_bytes())
+        return joined
+
+    segment = wait_for(newest_live, timeout=40, message="no live segment")
     codecs = subprocess.run([ffprobe, "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
                              str(segment)], capture_output=True, text=True, check=True).stdout.split()
-    assert set(codecs) == {"aac", "h264"}  # (ffprobe lists mpegts streams once per program too)
+    assert set(codecs) == {"aac", "h264"}
 
 
 def test_file_source_refused_outside_demo_mode(portal: Portal, workers: Workers, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from transcoder.config import WorkerConfig
 from transcoder.digests import Digests
 from transcoder.export import ExportJob, Report, layout_for, run_export
 from transcoder.holds import HoldList
-from transcoder.mp4 import fragments, layout
+from transcoder.mp4 import file_fragments, layout
 from transcoder.worker import Worker
 
 START = dt.datetime(2026, 11, 30, 2, 0, 0, tzinfo=dt.UTC)
@@ -125,7 +125,7 @@ def test_sources_with_other_sample_descriptions_keep_the_concat_conversion(tmp_p
                     "testsrc2=size=320x240:rate=25", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast",
                     "-g", "25", "-bf", "0", "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
                     str(other)], check=True)
-    first, second = fragments(tmp_path / made[0][0]), fragments(other)
+    first, second = file_fragments(tmp_path / made[0][0]), file_fragments(other)
     assert first is not None and second is not None and first.descriptions != second.descriptions
     assert layout_for([tmp_path / made[0][0], other], 6.0).auto_convert is True
     assert layout_for([tmp_path / made[0][0], tmp_path / made[0][0]], 8.0).auto_convert is False

@@ -32,6 +32,9 @@ def test_stderr_is_read_without_blocking_and_credentials_removed() -> None:
         wait_for(lambda: log.feed(proc.read_stderr()) or log.lines, timeout=10, message="no stderr")
         assert log.tail() == ["[error] rtsp://***@127.0.0.1:9/x refused"]
         assert os.getsid(proc.pid) == proc.pid, "ffmpeg runs in its own session"
+        if Path("/proc/self/autogroup").exists():  # its own scheduling group, lighter than the worker's
+            assert Path(f"/proc/{proc.pid}/autogroup").read_text().split()[-1] == "10"
+            assert Path("/proc/self/autogroup").read_text().split()[-1] == "0"
     finally:
         proc.kill()
         wait_for(lambda: proc.poll() is not None, timeout=5, message="not reaped")

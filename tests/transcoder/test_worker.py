@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,43 @@ def test_a_stopping_worker_says_it_is_leaving_in_its_last_sync(setup) -> None:  
     worker.left = False
     worker.shutdown()  # the portal did not hear it: the farewell watcher keeps trying
     assert not worker.left
+def test_the_worker_records_a_real_camera_from_its_live_segments_and_reports_every_file(tmp_path: Path) -> None:
+    """Real ffmpeg under the worker's loop: the recording files come from the live fMP4 segments, are reported
+    as they close and when the camera stops, and abut (no gap across files or playlist rolls)."""
+    import time
+
+    from tests.support.clip import make_test_clip
+    from tests.support.tools import require_tool, wait_for
+    from transcoder.process import start_ffmpeg
+
+    ffmpeg = require_tool("ffmpeg", reason="the camera's ffmpeg")
+    clip = make_test_clip(width=320, height=240, fps=25, bitrate="300k", keyint=25, container="mp4")
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
+                                    "PANTAU_WORKER_NAME": "w1", "PANTAU_WORKER_METRICS": "off"})
+    portal = FakePortal()
+    portal.settings = {"segment_seconds": 1, "hls_list_size": 3, "record_segment_seconds": 3,
+                       "allow_file_sources": True}
+    portal.cameras = [cam(1, url=str(clip))]
+    worker = Worker(config, client=portal, factory=start_ffmpeg, ffmpeg=ffmpeg)  # type: ignore[arg-type]
+    try:
+        def turn() -> list[dict[str, Any]]:  # one turn of the loop; the files reported to the portal so far
+            worker.tick(time.monotonic())
+            time.sleep(0.25)
+            reported = {s["path"]: s for body in portal.bodies for s in body["segments"]}
+            return sorted(reported.values(), key=lambda s: s["start"])
+
+        wait_for(lambda: len(turn()) >= 2, timeout=40, interval=0, message="two recording files reported")
+        assert worker.cameras[1].state is State.RUNNING
+        portal.cameras = []  # unassigned: the camera stops and its open file is closed and reported
+        wait_for(lambda: (turn(), 1 not in worker.cameras)[1], timeout=30, interval=0, message="camera stopped")
+        settle(worker, time.monotonic())
+        made = turn()
+    finally:
+        worker.shutdown()
+    assert len(made) >= 3 and worker.recorders == {}
+    for before, after in zip(made, made[1:], strict=False):
+        gap = datetime.fromisoformat(after["start"]) - datetime.fromisoformat(before["end"])
+        assert -1.0 <= gap.total_seconds() <= 1.0, "the files abut"
+    for segment in made:
+        assert (tmp_path / segment["path"]).stat().st_size == segment["bytes"] and segment["init_bytes"]
+    assert not list((tmp_path / "recordings/1/incoming").glob("*.mp4"))
