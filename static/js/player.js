@@ -127,7 +127,9 @@
     limit = Math.min(limit, 600000);  // a browser runs a timer longer than 2^31 ms at once
     var guard = window.setTimeout(function () { timedOut = true; controller.abort(); }, limit);
     this.request = controller;
-    fetch(this.url, { cache: "no-cache", credentials: "same-origin", signal: controller.signal })
+    // under the newest signed media link when the player renewed it (hls.js keeps the URL it started with)
+    var url = typeof this.config.pantauFreshen === "function" ? this.config.pantauFreshen(this.url) : this.url;
+    fetch(url, { cache: "no-cache", credentials: "same-origin", signal: controller.signal })
       .then(function (response) {
         first = now();
         return response.text().then(function (text) { return { response: response, text: text }; });
@@ -161,7 +163,7 @@
         stats.loading.first = first;
         stats.loading.end = now();
         stats.loaded = stats.total = text.length;
-        self.callbacks.onSuccess({ url: response.url || self.url, data: text, code: response.status }, stats,
+        self.callbacks.onSuccess({ url: response.url || url, data: text, code: response.status }, stats,
                                  self.context, response);
       })
       .catch(function (error) {
@@ -329,6 +331,7 @@
       for (var key in extra) { if (Object.prototype.hasOwnProperty.call(extra, key)) { config[key] = extra[key]; } }
       // Signed media links are renewed from the status feed: every request hls.js makes (the playlist, and the
       // segments it resolved against an older link) goes out under the newest link, with no reload.
+      config.pantauFreshen = function (url) { return self.freshen(url); };  // EdgeLoader's fetches too
       var ownSetup = config.xhrSetup;
       config.xhrSetup = function (xhr, url) {
         var fresh = self.freshen(url);

@@ -372,4 +372,5 @@ def test_open_player_renews_its_signed_link_without_a_reload(tmp_path: Path, rts
             assert page.evaluate("() => window.PantauPlayer === window.pantauFirstHls"), "hls.js was reloaded"
             assert "reconnecting" not in states(page), states(page)
             statuses = [m.group(2) for m in pattern.finditer(log.read_text(errors="replace"))]
-            assert statuses and set(statuses) == {"200"}, statuses  # never an expired (410) or refused link
+            # never an expired (410) or refused link; 304: the player's playlist revalidations (EdgeLoader)
+            assert "200" in statuses and set(statuses) <= {"200", "304"}, statuses

@@ -37,15 +37,21 @@ def proxied_pg(pg_url: str) -> Any:
         proxy.close()
 
 
-@pytest.mark.postgres
-def test_a_worker_sync_waits_through_a_database_restart(tmp_path: Path, proxied_pg: Any) -> None:
-    proxy, url = proxied_pg
-    app = migrated_app(make_settings(tmp_path, database_url=url, db_wait_s=20))
+def _synced_worker(tmp_path: Path, url: str, db_wait_s: int) -> tuple[Any, Any, dict[str, str]]:
+    """A portal on the proxied database and worker w1, synced once while the database is up."""
+    app = migrated_app(make_settings(tmp_path, database_url=url, db_wait_s=db_wait_s))
     with app.app_context():
         headers = {"Authorization": f"Bearer {issue_credential('w1')}"}
     client = app.test_client()
+    assert client.post("/api/worker/v1/sync", json={"worker": {"name": "w1"}}, headers=headers).status_code == 200
+    return app, client, headers
+
+
+@pytest.mark.postgres
+def test_a_worker_sync_waits_through_a_database_restart(tmp_path: Path, proxied_pg: Any) -> None:
+    proxy, url = proxied_pg
+    app, client, headers = _synced_worker(tmp_path, url, db_wait_s=20)
     body = {"worker": {"name": "w1"}}
-    assert client.post("/api/worker/v1/sync", json=body, headers=headers).status_code == 200
 
     replayer = app.wsgi_app
     assert isinstance(replayer, ReplayWhileDatabaseRestarts), "the replay is the outermost layer"
@@ -72,11 +78,7 @@ def test_a_worker_sync_waits_through_a_database_restart(tmp_path: Path, proxied_
 @pytest.mark.postgres
 def test_past_the_wait_a_worker_gets_503_with_retry_after_and_a_page_too(tmp_path: Path, proxied_pg: Any) -> None:
     proxy, url = proxied_pg
-    app = migrated_app(make_settings(tmp_path, database_url=url, db_wait_s=1))
-    with app.app_context():
-        headers = {"Authorization": f"Bearer {issue_credential('w1')}"}
-    client = app.test_client()
-    assert client.post("/api/worker/v1/sync", json={"worker": {"name": "w1"}}, headers=headers).status_code == 200
+    _app, client, headers = _synced_worker(tmp_path, url, db_wait_s=1)
     proxy.cut()
     began = time.monotonic()
     response = client.post("/api/worker/v1/sync", json={"worker": {"name": "w1"}}, headers=headers)
