@@ -124,7 +124,7 @@ def test_worker_argv_writes_hls_and_a_snapshot_is_cut_from_it(sim: LightRtspSimu
                                 env=ffmpeg_env())
     try:
         def ready() -> bool:
-            segments = list(paths.hls_dir.glob("*.ts"))
+            segments = [*paths.hls_dir.glob("*.ts"), *paths.hls_dir.glob("*.m4s")]  # fMP4 when it records
             return paths.playlist.is_file() and len(segments) >= 2
 
         wait_for(ready, timeout=30, message=f"no HLS from the worker's ffmpeg\n{log.read_text()[-3000:]}")
