@@ -40,9 +40,9 @@ from transcoder.ffmpeg import (
 from transcoder.holds import HoldList
 from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
+from transcoder.process import ProcessFactory, start_ffmpeg
 from transcoder.public import clear_all as clear_public_markers
 from transcoder.public import set_public
-from transcoder.process import ProcessFactory, start_ffmpeg
 from transcoder.recorder import LiveRecorder
 from transcoder.recordings import DiskGuard, Segment, collect, discard_incoming, leftovers
 from transcoder.snapshots import PriorityPool, Snapshotter
