@@ -200,6 +200,25 @@ def test_expired_foreign_tampered_and_unknown_links_are_refused(stack: Stack) ->
     assert stack.get(f"/media/hls/{key}/{PUBLIC_MARKER}").status_code == 404
 
 
+def test_the_signed_playlist_follows_each_switch_within_one_sync(stack: Stack) -> None:
+    """Private and back, three times: each switch reaches nginx through the real worker's marker within one sync."""
+    camera_id, key = stack.cameras["flip"]
+    took: list[float] = []
+    for _ in range(3):
+        for flag, status in (("--private", 403), ("--public", 200)):
+            changed = subprocess.run([*PANTAU, "cameras", "set", str(camera_id), flag], cwd=ROOT, env=stack.env,
+                                     capture_output=True, text=True, timeout=60)
+            assert changed.returncode == 0, changed.stderr
+            switched = time.monotonic()
+            # a fresh link each time (a held one expires within 15 s here)
+            wait_for(lambda status=status: stack.get(signed(key, "index.m3u8")).status_code == status,
+                     timeout=CUT_OFF_GOAL_S + 10,
+                     interval=0.05, message=f"the signed playlist never answered {status} after {flag}")
+            took.append(time.monotonic() - switched)
+    print("signed playlist after each switch (s): " + ", ".join(f"{t:.2f}" for t in took))
+    assert max(took) <= min(CUT_OFF_GOAL_S, SYNC_INTERVAL_S + 2), took
+
+
 def test_a_camera_switched_to_private_stops_within_the_bound(stack: Stack) -> None:
     camera_id, key = stack.cameras["flip"]
     held = stack.get(f"/kamera/{camera_id}/status.json").json()["hls_url"]
