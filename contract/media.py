@@ -27,6 +27,12 @@ MEDIA_KEY_BYTES = 8
 MEDIA_KEY_PATTERN = re.compile(r"^[0-9a-f]{8,32}$")
 
 
+# The public marker: an empty file hls/<key>/.public that the worker running a camera keeps while the sync reply
+# says the camera is public (``public``); nginx serves a signed link's playlist only while it exists
+# (transcoder/public.py, nginx/pantau.conf.template). A dot name: no media location of nginx serves it.
+PUBLIC_MARKER = ".public"
+
+
 def is_media_key(value: object) -> bool:
     return isinstance(value, str) and MEDIA_KEY_PATTERN.fullmatch(value) is not None
 

@@ -9,8 +9,12 @@ SYNC_PATH = f"{BASE_PATH}/sync"
 # Settings the portal sends in every sync reply (``settings``); the worker reads exactly these.
 OUTPUT_SETTINGS = ("segment_seconds", "hls_list_size", "record_segment_seconds", "snapshot_interval_s",
                    "snapshot_idle_interval_s", "allow_file_sources")
-# Fields of each camera in the reply.
-CAMERA_FIELDS = ("id", "key", "source_url", "substream_url", "recording", "audio", "retention_days")
+# Fields of each camera in the reply. ``public`` (revision 5): the camera is public now (the portal's one rule:
+# public, enabled, not archived, its owner agency agrees); the worker keeps contract.media.PUBLIC_MARKER in the
+# camera's HLS folder while it is true. It changes no ffmpeg setting: the worker's CameraSpec leaves it out.
+CAMERA_FIELDS = ("id", "key", "source_url", "substream_url", "recording", "audio", "retention_days", "public")
+# The reply's camera fields the worker does not pass to ffmpeg (not in transcoder.ffmpeg.CameraSpec).
+CAMERA_MARKER_FIELDS = ("public",)
 # Fields of each camera's status in the request.
 STATUS_FIELDS = ("id", "state", "status", "reason", "error", "stderr_tail", "bitrate_kbps", "fps", "codec",
                  "width", "height", "last_segment_at", "restarts_last_hour")
@@ -28,7 +32,7 @@ REFUSED_STATUS_CODES = (401, 403)
 # -- Legal holds and export jobs (added in API version 1, revision 2: docs/worker-api.md "Holds and exports") --
 # Both fields are optional both ways: a worker that does not know them ignores them, and a portal that sends
 # none gets none back.
-API_REVISION = 4  # 2: holds and exports; 3: worker.media_url; 4: worker.leaving
+API_REVISION = 5  # 2: holds and exports; 3: worker.media_url; 4: worker.leaving; 5: cameras[].public
 
 # The reply's ``holds``: every active legal hold of every camera (a worker's disk may hold footage of cameras
 # it no longer runs), as time spans; the worker never deletes a segment whose time overlaps one of them.

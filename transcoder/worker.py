@@ -41,6 +41,8 @@ from transcoder.holds import HoldList
 from transcoder.metrics import CameraFigures, CpuMeter, WorkerFigures, serve_metrics
 from transcoder.probe import reachable
 from transcoder.process import ProcessFactory, start_ffmpeg
+from transcoder.public import clear_all as clear_public_markers
+from transcoder.public import set_public
 from transcoder.recorder import LiveRecorder
 from transcoder.recordings import DiskGuard, Segment, collect, discard_incoming, leftovers
 from transcoder.snapshots import PriorityPool, Snapshotter
@@ -177,6 +179,7 @@ class Worker:
         self.archive.set_held(held)
         self.exports.apply(response.get("exports"), response.get("expired_exports"))
         wanted: dict[int, CameraSpec] = {}
+        public: dict[int, bool] = {}
         for item in response.get("cameras") or []:
             try:
                 spec = CameraSpec.from_api(item)
@@ -184,6 +187,7 @@ class Worker:
                 log.warning("assignment skipped: %s", exc)
                 continue
             wanted[spec.id] = spec
+            public[spec.id] = item.get("public") is True  # absent (an older portal): not public, fail closed
         for cam_id, spec in wanted.items():
             camera = self.cameras.get(cam_id)
             if camera is None:
@@ -192,10 +196,13 @@ class Worker:
             else:
                 camera.timing = self._timing()
                 camera.update(spec, now, force=settings_changed)
+            set_public(self._paths(spec).hls_dir, public[cam_id])
         for cam_id, camera in self.cameras.items():
-            if cam_id not in wanted and camera.want_running:
-                log.info("camera %s: no longer assigned, stopping", cam_id)
-                camera.stop()
+            if cam_id not in wanted:
+                set_public(self._paths(camera.spec).hls_dir, False)  # its signed playlist is no longer ours to serve
+                if camera.want_running:
+                    log.info("camera %s: no longer assigned, stopping", cam_id)
+                    camera.stop()
 
     # -- one turn of the loop --
 
@@ -231,6 +238,7 @@ class Worker:
                             else "lease and grace expired without a successful sync")
             for camera in self.cameras.values():
                 camera.stop()
+                set_public(self._paths(camera.spec).hls_dir, False)
             self.sync.lease_deadline = None
             self.sync.refused = False
 
@@ -318,6 +326,7 @@ class Worker:
 
     def run(self) -> int:
         self.config.media_root.mkdir(parents=True, exist_ok=True)
+        clear_public_markers(self.config.media_root)  # a previous run's: nothing is public here until a sync says so
         metrics = None
         if self.config.metrics_port:
             metrics = serve_metrics(self.config.metrics_host, self.config.metrics_port, self.render_metrics)
@@ -340,6 +349,7 @@ class Worker:
     def shutdown(self) -> None:
         for camera in self.cameras.values():
             camera.stop()
+            set_public(self._paths(camera.spec).hls_dir, False)
         deadline = self.clock() + self.config.stop_timeout_s + 3
         while self.cameras and self.clock() < deadline:
             now = self.clock()

@@ -7,8 +7,9 @@ one per mode:
 
 - **auth** (the headline): the project's configuration (``nginx/render.py``, plain mode) as a player uses it: the
   playlist URL the camera's status feed gives, a signed media link (``portal/media/links.py``); nginx checks the
-  link itself (``secure_link``) and asks the portal (``auth_request``, cached 1 s per camera and session) about
-  the playlist only;
+  link itself (``secure_link``) and asks the portal nothing: the signed playlist needs only the worker's public
+  marker ``hls/<key>/.public`` (``transcoder/public.py``); the portal's extra CPU is still split half to this
+  mode (below), which now only costs it the worker's syncs: a conservative figure;
 - **checked**: the same configuration on the plain URLs, every playlist and segment behind the cached
   ``auth_request`` (what every viewer paid before signed links; kept for comparison);
 - **static**: the same configuration with the ``auth_request`` lines and the signed-link locations taken out

@@ -7,14 +7,15 @@ relative URLs keep the prefix. nginx (``nginx/pantau.conf.template``, ``nginx/me
 
 - segments under the prefix: served when the signature is right and not expired (403 tampered or for another
   camera, 410 expired), with no subrequest;
-- the playlist under the prefix: the same check, and the portal's cached ``auth_request`` as before, so a camera
-  switched to private stops serving its playlist within the same second as before.
+- the playlist under the prefix: the same check, and the camera's public marker ``hls/<key>/.public`` must exist
+  (kept by the worker that runs the camera from each sync reply's ``public``: ``transcoder/public.py``), with no
+  question to the portal either; a camera switched to private loses it at the worker's next sync (2 s).
 
 A link expires 2 to 3 x ``PANTAU_MEDIA_LINK_SECONDS`` (20 s: 40 to 60 s) after it is made; everyone asking in the
 same step gets the same URL (a CDN shares it). An open player renews it from the status feed it polls anyway and
-rewrites its requests to the newest link without reloading. After a switch to private the status feed and the
-playlist refuse at once, so a player stops; a client that guesses the next segment names with a link it already
-holds can fetch those until the link expires (at most 3 x ``PANTAU_MEDIA_LINK_SECONDS``).
+rewrites its requests to the newest link without reloading. After a switch to private the status feed refuses
+at once and the playlist within one sync, so a player stops; a client that guesses the next segment names with a
+link it already holds can fetch those until the link expires (at most 3 x ``PANTAU_MEDIA_LINK_SECONDS``).
 
 The signature is nginx's ``secure_link_md5`` of ``"<expires> <key> <secret>"`` (base64url, no padding); the
 secret (``PANTAU_MEDIA_LINK_SECRET``) is known to the portal and to each nginx (``render.py

@@ -33,7 +33,7 @@ AGENCY_VIEWERS = frozenset({"agency", "police"})  # the cameras their own agency
 
 
 def publicly_visible(camera: Camera) -> bool:
-    return camera.public and camera.enabled and camera.may_be_public
+    return camera.publicly_visible
 
 
 def may_view(camera: Camera | None) -> bool:

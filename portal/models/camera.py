@@ -82,6 +82,11 @@ class Camera(db.Model):  # type: ignore[name-defined,misc]
         return self.status.status if self.status else "unknown"
 
     @property
+    def publicly_visible(self) -> bool:
+        """The one rule for what the public sees (portal.public.catalogue.publicly_visible in SQL)."""
+        return bool(self.public and self.enabled and self.may_be_public)
+
+    @property
     def may_be_public(self) -> bool:
         """May this camera be made public? Not when archived, nor when its owner agency has not allowed it."""
         return self.archived_at is None and (self.agency_id is None or self.owner_allows_public)

@@ -135,6 +135,7 @@ def sync() -> ResponseReturnValue:
                 "recording": c.recording,
                 "audio": c.audio,
                 "retention_days": c.retention_days,
+                "public": c.publicly_visible,  # the worker keeps hls/<key>/.public for nginx (signed links)
             }
             for c in cameras
         ],

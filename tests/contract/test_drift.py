@@ -39,8 +39,8 @@ def test_media_defaults_and_settings() -> None:
     for name in ("segment_seconds", "hls_list_size", "record_segment_seconds", "snapshot_interval_s"):
         assert getattr(portal, name) == getattr(worker, name) == getattr(media, name.upper()), name
     assert {f.name for f in dataclasses.fields(OutputSettings)} == set(worker_api.OUTPUT_SETTINGS)
-    assert {f.name for f in dataclasses.fields(CameraSpec)} == set(worker_api.CAMERA_FIELDS) - {"source_url"} | {
-        "source_url"}
+    assert {f.name for f in dataclasses.fields(CameraSpec)} == set(worker_api.CAMERA_FIELDS) - set(
+        worker_api.CAMERA_MARKER_FIELDS)
     assert (portal.sync_interval_s, portal.lease_seconds) == (worker_api.SYNC_INTERVAL_S, worker_api.LEASE_SECONDS)
     assert WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t"}).lease_grace_s == worker_api.LEASE_GRACE_S
 
@@ -99,3 +99,42 @@ def test_the_portal_has_a_message_for_every_reason_and_it_is_the_contracts() -> 
     assert set(REASON_MESSAGES) == set(contract_status.REASONS)
     for reason, (_, english) in contract_status.REASONS.items():
         assert REASON_MESSAGES[reason]._args[0] == english, reason  # the lazy string's msgid
+
+
+def test_the_public_flag_the_portal_sends_is_the_marker_the_worker_keeps(app: Flask, tmp_path: Path,
+                                                                       worker_auth: WorkerAuth) -> None:
+    """The portal's ``public`` (its one rule for what the public sees) reaches the worker, which keeps or removes
+    contract.media.PUBLIC_MARKER where nginx looks for it (hls/<key>/, the same name in both templates)."""
+    from portal.models import Camera, db
+
+    with app.app_context():
+        shown = add_camera(name="Shown", public=True)
+        hidden = add_camera(name="Hidden", public=False)
+        keys = {shown.id: shown.media_key, hidden.id: hidden.media_key}
+    client = app.test_client()
+
+    def reply() -> dict[str, Any]:
+        response = client.post(worker_api.SYNC_PATH, json={"worker": {"name": "w"}}, headers=worker_auth("w"))
+        assert response.status_code == 200
+        return response.get_json()  # type: ignore[no-any-return]
+
+    first = reply()
+    assert {c["id"]: c["public"] for c in first["cameras"]} == {shown.id: True, hidden.id: False}
+    config = WorkerConfig.from_env({"PANTAU_WORKER_CREDENTIAL": "t", "PANTAU_MEDIA_ROOT": str(tmp_path),
+                                    "PANTAU_WORKER_METRICS": "off"})
+    worker = Worker(config, client=None, factory=Factory(), ffmpeg="ffmpeg")  # type: ignore[arg-type]
+    try:
+        worker.apply_assignment(first, 0.0)
+        marker = {cid: tmp_path / "hls" / key / media.PUBLIC_MARKER for cid, key in keys.items()}
+        assert marker[shown.id].is_file() and not marker[hidden.id].exists()
+        with app.app_context():
+            db.session.get(Camera, shown.id).public = False
+            db.session.commit()
+        worker.apply_assignment(reply(), 1.0)
+        assert not marker[shown.id].exists()
+    finally:
+        worker._pool.shutdown(wait=True)
+        worker._sync_pool.shutdown(wait=True)
+    for template in ("pantau.conf.template", "media-node.conf.template"):
+        text = (Path(__file__).parents[2] / "nginx" / template).read_text()
+        assert f"if (!-f ${{MEDIA_ROOT}}/hls/$media_key/{media.PUBLIC_MARKER})" in text, template

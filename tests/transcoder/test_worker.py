@@ -143,6 +143,42 @@ def test_a_portal_that_refuses_the_worker_stops_its_cameras_at_once(setup) -> No
     assert worker.cameras == {} and factory.last.signals == ["TERM"], "a revoked worker runs nothing"
 
 
+def test_the_public_marker_follows_each_sync_reply(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """hls/<key>/.public exists exactly while the last reply says the camera is public and this worker runs it:
+    nginx serves a signed playlist only then (transcoder/public.py)."""
+    worker, portal, factory = setup
+    one, two = tmp_path / "hls" / cam(1)["key"] / ".public", tmp_path / "hls" / cam(2)["key"] / ".public"
+    portal.cameras = [{**cam(1), "public": True}, cam(2)]  # no "public" (an older portal): not public
+    settle(worker, 0)
+    assert one.is_file() and not two.exists()
+    portal.cameras = [{**cam(1), "public": False}, {**cam(2), "public": True}]
+    settle(worker, 5)
+    assert not one.exists() and two.is_file()
+    assert len(factory.started) == 2, "a switch of public or private does not restart ffmpeg"
+    portal.cameras = [{**cam(2), "public": "yes"}]  # only a JSON true counts; camera 1 is no longer ours
+    (tmp_path / "hls" / cam(1)["key"] / ".public").touch()
+    settle(worker, 10)
+    assert not one.exists() and not two.exists()
+    portal.cameras = [{**cam(2), "public": True}]
+    settle(worker, 15)
+    assert two.is_file()
+    portal.down = True  # lease and grace run out: fail closed
+    settle(worker, 15 + 30 + 601)
+    assert not two.exists()
+
+
+def test_a_starting_worker_clears_the_markers_of_a_previous_run(tmp_path: Path) -> None:
+    from transcoder.public import clear_all
+
+    for key in ("0000000a", "0000000b"):
+        (tmp_path / "hls" / key).mkdir(parents=True)
+        (tmp_path / "hls" / key / ".public").touch()
+    (tmp_path / "hls" / "stray-file").write_text("x")
+    assert clear_all(tmp_path) == 2
+    assert not list((tmp_path / "hls").glob("*/.public"))
+    assert clear_all(tmp_path / "missing") == 0
+
+
 def test_health_and_prometheus_text(setup) -> None:  # type: ignore[no-untyped-def]
     worker, portal, _ = setup
     portal.cameras = [cam(1)]
