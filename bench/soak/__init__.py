@@ -359,8 +359,9 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
             "availability": avail["availability"], "samples_source_up": avail["samples_source_up"],
             "source_outage_s": round(sum(b - a for a, b in outages), 1),
             "live_again_after_source_s": back,
-            "unavailable": [{"at_s": round(a - t0, 1), "seconds": s, "during": _faults_during(runner.windows, a, b)}
-                            for a, b, s in avail["unavailable"]],
+            "unavailable": [{"at_s": round(a - t0, 1), "seconds": s, "during": _faults_during(runner.windows, a, b),
+                             "why": why} for (a, b, s), why in zip(avail["unavailable"], avail["why"], strict=True)],
+            "status_lookups": dict(sampler.followers[cam.number - 1].lookups),
             "recording_gaps": len(gaps),
         }
     lost_by_cause: dict[str, float] = {}

@@ -19,25 +19,53 @@ FOLLOW_EVERY_S = 2.5  # the player's status poll while playing (static/js/player
 
 
 class Follower:
-    """Where one camera's live playlist is now, as an open player learns it: its ``status.json`` (``hls_url``, on
-    the media node that runs the camera) every ``FOLLOW_EVERY_S``; the last known address while the portal is away."""
+    """Where one camera's live playlist is now, as an open player learns it: beside the playback, its own thread
+    asks ``status.json`` (``hls_url``, on the media node that runs the camera) every ``FOLLOW_EVERY_S``, with a
+    session of its own; playback reads the last known address at once and keeps it while the portal is away (a
+    slow or refused status never delays a playlist request, as in the browser, where the poll runs beside
+    hls.js)."""
 
     def __init__(self, status_url: str) -> None:
         self.status_url = status_url
         self.hls_url: str | None = None
-        self.next_at = 0.0
+        self.lookups: Counter[str] = Counter()  # status answers by HTTP status ("error": no answer)
+        self._stop = threading.Event()
+        self._known = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="follower", daemon=True)
 
-    def url(self, session: requests.Session) -> str | None:
-        now = time.monotonic()
-        if now >= self.next_at or self.hls_url is None:
-            self.next_at = now + FOLLOW_EVERY_S
-            try:
-                answer = session.get(self.status_url, timeout=2)
-                if answer.status_code == 200:
-                    self.hls_url = str(answer.json()["hls_url"])
-            except (requests.RequestException, ValueError, KeyError, TypeError):
-                pass
+    def start(self) -> Follower:
+        self._thread.start()
+        return self
+
+    def _lookup(self, session: requests.Session) -> None:
+        try:
+            answer = session.get(self.status_url, timeout=10)
+            self.lookups[str(answer.status_code)] += 1
+            if answer.status_code == 200:
+                self.hls_url = str(answer.json()["hls_url"])
+                self._known.set()
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            self.lookups["error"] += 1
+
+    def _run(self) -> None:
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                began = time.monotonic()
+                self._lookup(session)
+                # until the first address is known, ask again soon (a player's first status comes with its page)
+                pause = FOLLOW_EVERY_S if self._known.is_set() else 0.5
+                self._stop.wait(max(0.0, pause - (time.monotonic() - began)))
+
+    def url(self, wait_s: float = 0.0) -> str | None:
+        """The last known playlist address (waiting up to ``wait_s`` for the first one)."""
+        if self.hls_url is None and wait_s > 0:
+            self._known.wait(wait_s)
         return self.hls_url
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
 
 
 class Sampler:
@@ -46,6 +74,7 @@ class Sampler:
 
     def __init__(self, status_urls: Sequence[str], interval_s: float = 1.0) -> None:
         self.followers = [Follower(u) for u in status_urls]
+        self.first_wait_s = 5.0  # the first sample waits this long for the first address
         self.urls = list(status_urls)
         self.interval_s = interval_s
         self.samples: list[list[Sample]] = [[] for _ in self.urls]
@@ -56,12 +85,16 @@ class Sampler:
         self.late_ticks = 0  # ticks started more than one interval late (the machine was too busy)
 
     def start(self) -> Sampler:
+        for follower in self.followers:
+            follower.start()
+        for follower in self.followers:
+            follower.url(wait_s=self.first_wait_s)
         self._thread.start()
         return self
 
     def _one(self, index: int) -> None:
         began = time.time()
-        url = self.followers[index].url(self._sessions[index])
+        url = self.followers[index].url()
         if url is None:
             self.samples[index].append(Sample(began, None, None))
             return
@@ -91,6 +124,8 @@ class Sampler:
         self._stop.set()
         self._thread.join(timeout=10)
         self._pool.shutdown(wait=True)
+        for follower in self.followers:
+            follower.stop()
         for session in self._sessions:
             session.close()
 
@@ -110,12 +145,12 @@ class ViewerBurst:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
-    def _note(self, status: int | None) -> None:
+    def _note(self, status: int | None, count: int = 1) -> None:
         with self._lock:
             if status is None:
-                self.errors += 1
+                self.errors += count
             else:
-                self.statuses[str(status)] += 1
+                self.statuses[str(status)] += count
 
     def _get(self, session: requests.Session, path: str, absolute: bool = False) -> requests.Response | None:
         try:
@@ -132,13 +167,18 @@ class ViewerBurst:
         with requests.Session() as session:
             for path in ("/", "/kamera", f"/kamera/{cam_id}", "/api/v1/cameras.geojson"):
                 self._get(session, path)
+            follower.start()
+            follower.url(wait_s=10.0)
             while time.monotonic() < until:
-                playlist = follower.url(session)
+                playlist = follower.url()
                 answer = self._get(session, playlist, absolute=True) if playlist else None
                 newest = newest_segment(answer.text) if answer is not None and answer.status_code == 200 else None
                 if playlist and newest is not None:
                     self._get(session, playlist.rsplit("/", 1)[0] + "/" + newest, absolute=True)
                 time.sleep(1.0)
+            follower.stop()
+            for status, n in follower.lookups.items():
+                self._note(None if status == "error" else int(status), count=n)
 
     def start(self) -> ViewerBurst:
         until = time.monotonic() + self.duration_s

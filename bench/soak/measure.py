@@ -56,6 +56,7 @@ def camera_availability(samples: Sequence[Sample], outages: Sequence[Span], star
     previous: str | None = None
     counted = available = 0
     stretches: list[list[float]] = []
+    reasons: list[Counter[str]] = []
     for s in sorted(samples, key=lambda x: x.t):
         if s.status == 200 and s.newest is not None and s.newest != previous:
             last_change, previous = s.t, s.newest
@@ -65,14 +66,19 @@ def camera_availability(samples: Sequence[Sample], outages: Sequence[Span], star
         ok = s.status == 200 and last_change is not None and s.t - last_change <= stale_after_s
         if ok:
             available += 1
-        elif stretches and s.t - stretches[-1][1] <= 2.5:
+            continue
+        if stretches and s.t - stretches[-1][1] <= 2.5:
             stretches[-1][1] = s.t
         else:
             stretches.append([s.t, s.t])
+            reasons.append(Counter())
+        reasons[-1]["stale" if s.status == 200 else str(s.status) if s.status else "no_answer"] += 1
     ratio = available / counted if counted else None
     return {"samples_source_up": counted, "samples_available": available,
             "availability": round(ratio, 5) if ratio is not None else None,
-            "unavailable": [(round(a, 1), round(b, 1), round(b - a + 1, 1)) for a, b in stretches]}
+            "unavailable": [(round(a, 1), round(b, 1), round(b - a + 1, 1)) for a, b in stretches],
+            # why each stretch's samples failed: "stale" (answered, no new segment), an HTTP status, "no_answer"
+            "why": [dict(r) for r in reasons]}
 
 
 def recoveries(samples: Sequence[Sample], outages: Sequence[Span], limit_s: float = 120.0) -> list[float | None]:

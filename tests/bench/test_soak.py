@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from bench.soak import Runner, measure, schedule
+from bench.soak.load import Follower
 from bench.soak.measure import Sample
+from tests.support.tools import wait_for
 
 
 def test_plan_for_twenty_cameras_has_every_fault_and_leaves_the_end_for_recovery() -> None:
@@ -100,10 +106,12 @@ def test_availability_counts_advancing_playlists_only_while_the_source_is_up() -
     stuck = samples([200] * 10, ["s0", "s1", "s2", "s3", "s3", "s3", "s3", "s3", "s3", "s3"])
     result = measure.camera_availability(stuck, [], 1000, 1010, 4)
     assert result["samples_available"] == 8 and result["unavailable"] == [(1008.0, 1009.0, 2.0)]
+    assert result["why"] == [{"stale": 2}]
     # the source was down 1003-1008: those samples don't count; the answer 500 and the timeout do
     failing = samples([200, 200, 500, 200, 200, 200, 200, 200, None, 200], [f"s{i}" for i in range(10)])
     out = measure.camera_availability(failing, [(1003.0, 1008.0)], 1000, 1010, 4)
     assert out["samples_source_up"] == 5 and out["samples_available"] == 3 and out["availability"] == 0.6
+    assert out["why"] == [{"500": 1}, {"no_answer": 1}]
     assert measure.camera_availability([], [], 0, 10, 4)["availability"] is None
 
 
@@ -167,3 +175,44 @@ def test_the_stale_auth_experiment_still_finds_its_place_in_the_nginx_template()
     text = TEMPLATE.read_text()
     auth = text.index("location = /_pantau_auth")
     assert text.index(STALE_AFTER) > auth and text.index(STALE_AFTER) < text.index("location = /_pantau_archive_auth")
+
+
+def test_a_slow_status_feed_never_delays_the_playlist_address() -> None:
+    """The follower asks status.json beside the playback: while the portal hangs (a database restart), the last
+    known address is answered at once, and a new one is taken when the portal answers again."""
+    release = threading.Event()
+    asked = threading.Event()
+    answers = iter(["http://127.0.0.1:9/a/index.m3u8", "http://127.0.0.1:9/b/index.m3u8"])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if asked.is_set():
+                release.wait(30)  # the second question hangs until the test lets it go
+            asked.set()
+            body = json.dumps({"hls_url": next(answers, "http://127.0.0.1:9/b/index.m3u8")}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    follower = Follower(f"http://127.0.0.1:{server.server_port}/kamera/1/status.json").start()
+    try:
+        assert follower.url(wait_s=10) == "http://127.0.0.1:9/a/index.m3u8"
+        wait_for(lambda: follower.lookups["200"] == 1 and asked.is_set(), timeout=10, message="no first lookup")
+        began = time.monotonic()
+        for _ in range(50):  # the second lookup is hanging now or soon: the address is still answered at once
+            assert follower.url() == "http://127.0.0.1:9/a/index.m3u8"
+        assert time.monotonic() - began < 0.5
+        release.set()
+        wait_for(lambda: follower.url() == "http://127.0.0.1:9/b/index.m3u8", timeout=15, message="not followed")
+    finally:
+        release.set()
+        follower.stop()
+        server.shutdown()
+        server.server_close()
