@@ -262,10 +262,11 @@ def wait_live(stack: SoakStack, timeout: float = 180) -> float:
 
 
 def run(minutes: float | None = None, cameras: int | None = None, seed: int = 13, keep: bool = False,
-        viewers: int | None = None, stale_auth: bool = False) -> dict[str, Any]:
+        viewers: int | None = None, stale_auth: bool = False, signed_links: bool = True) -> dict[str, Any]:
     minutes = float(minutes if minutes is not None else os.environ.get("PANTAU_SOAK_MINUTES", "10"))
     cameras = int(cameras if cameras is not None else os.environ.get("PANTAU_SOAK_CAMERAS", "20"))
     config = SoakConfig(minutes=minutes, cameras=cameras, seed=seed, keep=keep, stale_auth=stale_auth,
+                        signed_links=signed_links,
                         viewers=viewers if viewers is not None else max(10, cameras * 5 // 2))
     duration = minutes * 60
     jobs = jobs_available()
@@ -424,6 +425,9 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
                      "media": "each worker on a media node of its own: its own media folder served by its own nginx "
                               "(nginx/media-node.conf.template, PANTAU_MEDIA_URL); viewers and the sampler follow "
                               "each camera to its node through /kamera/<id>/status.json (hls_url), as the player does",
+                     "media_links": ("signed (PANTAU_MEDIA_LINK_SECRET set, as in docs/deploy.md): public "
+                                     "playlists and segments are checked by each node's nginx alone"
+                                     if config.signed_links else "unsigned: every playlist asks the portal"),
                      "portal_defaults": f"sync {worker_api.SYNC_INTERVAL_S} s, lease {worker_api.LEASE_SECONDS} s, "
                                         "1 s HLS segments, 60 s recording segments",
                      "clip": "640x360 25 fps H.264, 1 s GOP, GStreamer RTSP simulator"},

@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stale-auth", action="store_true",
                         help="experiment: nginx serves its last media access decision while the portal is down "
                              "(written to soak-stale-auth.json, never soak.json)")
+    parser.add_argument("--unsigned", action="store_true",
+                        help="comparison: no media link secret, every playlist asks the portal (auth_request); "
+                             "written to soak-unsigned.json")
     parser.add_argument("--keep", action="store_true", help="keep the logs (their folder is printed)")
     args = parser.parse_args(argv)
     minutes, cameras, name = args.minutes, args.cameras, "soak"
@@ -28,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         minutes, cameras, name = minutes or 1.5, cameras or 4, "soak-smoke"
     if args.stale_auth:
         name += "-stale-auth"
+    if args.unsigned:
+        name += "-unsigned"
     figures = run(minutes=minutes, cameras=cameras, seed=args.seed, keep=args.keep, viewers=args.viewers,
-                  stale_auth=args.stale_auth)
+                  stale_auth=args.stale_auth, signed_links=not args.unsigned)
     path = bench.write_result(name, figures)
     print(json.dumps({k: v for k, v in figures.items() if k not in ("cameras", "faults", "plan")}, indent=2))
     print(f"-> {path}")

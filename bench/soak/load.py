@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 from bench.soak.measure import Sample, newest_segment
 
 FOLLOW_EVERY_S = 2.5  # the player's status poll while playing (static/js/player.js POLL_PLAYING_MS)
+NUDGE_EVERY_S = 0.5  # at most this often when nudged by a refused playlist
 
 
 class Follower:
@@ -30,6 +31,7 @@ class Follower:
         self.hls_url: str | None = None
         self.lookups: Counter[str] = Counter()  # status answers by HTTP status ("error": no answer)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._known = threading.Event()
         self._thread = threading.Thread(target=self._run, name="follower", daemon=True)
 
@@ -54,7 +56,14 @@ class Follower:
                 self._lookup(session)
                 # until the first address is known, ask again soon (a player's first status comes with its page)
                 pause = FOLLOW_EVERY_S if self._known.is_set() else 0.5
-                self._stop.wait(max(0.0, pause - (time.monotonic() - began)))
+                self._wake.clear()
+                if self._wake.wait(max(0.0, pause - (time.monotonic() - began))):  # nudged: ask at once, but
+                    self._stop.wait(max(0.0, NUDGE_EVERY_S - (time.monotonic() - began)))  # not too often
+
+    def nudge(self) -> None:
+        """The playlist was refused or unreachable: ask where the camera is now (the player does, on a 404 or 410
+        for its playlist and when it stalls), without waiting for the next poll."""
+        self._wake.set()
 
     def url(self, wait_s: float = 0.0) -> str | None:
         """The last known playlist address (waiting up to ``wait_s`` for the first one)."""
@@ -64,6 +73,7 @@ class Follower:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=15)
 
@@ -104,6 +114,8 @@ class Sampler:
             sample = Sample(began, answer.status_code, newest)
         except requests.RequestException:
             sample = Sample(began, None, None)
+        if sample.status != 200:
+            self.followers[index].nudge()
         self.samples[index].append(sample)
 
     def _run(self) -> None:
@@ -172,6 +184,8 @@ class ViewerBurst:
             while time.monotonic() < until:
                 playlist = follower.url()
                 answer = self._get(session, playlist, absolute=True) if playlist else None
+                if answer is None or answer.status_code != 200:
+                    follower.nudge()
                 newest = newest_segment(answer.text) if answer is not None and answer.status_code == 200 else None
                 if playlist and newest is not None:
                     self._get(session, playlist.rsplit("/", 1)[0] + "/" + newest, absolute=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -38,6 +39,7 @@ class SoakConfig:
     disk_pressure: bool = True  # the killed worker comes back with its disk guard forced on (see README)
     stale_after_s: float = 4.0  # a playlist whose newest segment is older than this is not live
     sample_interval_s: float = 1.0
+    signed_links: bool = True  # PANTAU_MEDIA_LINK_SECRET set, as docs/deploy.md's production configuration
     stale_auth: bool = False  # an experiment, not the project's config: nginx keeps serving its last access
     # decision when the portal cannot answer (proxy_cache_use_stale on the auth_request cache)
     keep: bool = False  # keep the temporary folder (logs, media) for a post-mortem
@@ -147,6 +149,13 @@ class SoakStack(bench.Stack):
         for worker in cfg.workers:
             self.node_urls[worker] = f"http://127.0.0.1:{free_port()}"
         cfg.portal_settings.setdefault("media_origins", ",".join(self.node_urls.values()))
+        # production as docs/deploy.md sets it up: public players get signed media links, which nginx checks by
+        # itself; without them every playlist asks the portal (auth_request), and a portal or database restart
+        # holds every viewer's playlist
+        if cfg.signed_links:
+            cfg.portal_settings.setdefault("media_link_secret", secrets.token_urlsafe(48))
+        link_secrets = [str(cfg.portal_settings["media_link_secret"])] if cfg.portal_settings.get(
+            "media_link_secret") else []
         self.jobs = jobs_available()
         self.reports = self.jobs and reports_available()
         if self.reports:
@@ -212,12 +221,14 @@ class SoakStack(bench.Stack):
                 text = text.replace(STALE_AFTER, STALE_AFTER + "\n            " + STALE_LINE, 1)
             template.write_text(text)
         self.web = NginxServer(upstream=f"127.0.0.1:{self.gunicorn_port}", media_root=self.media_root,
-                               runtime_dir=self.tmp / "nginx", port=nginx_port, template=template).start()
+                               runtime_dir=self.tmp / "nginx", port=nginx_port, template=template,
+                               media_link_secrets=link_secrets).start()
         for worker in cfg.workers:
             self.nodes[worker] = NginxServer(
                 upstream=f"127.0.0.1:{self.gunicorn_port}", media_root=self.node_roots[worker],
                 runtime_dir=self.tmp / f"nginx-{worker}", port=int(self.node_urls[worker].rsplit(":", 1)[1]),
-                template=MEDIA_NODE_TEMPLATE, media_node_url=self.node_urls[worker]).start()
+                template=MEDIA_NODE_TEMPLATE, media_node_url=self.node_urls[worker],
+                media_link_secrets=link_secrets).start()
         if self.jobs:
             self.start_jobs()
         for worker in cfg.workers:

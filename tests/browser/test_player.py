@@ -176,3 +176,40 @@ def test_hevc_camera_plays_where_the_browser_can(live_server: LiveServer, page: 
     page.goto(f"{live_server.url}/kamera/{camera.id}")
     with page.expect_request(f"**/media/hls/{camera.media_key}/index.m3u8"):
         page.get_by_role("button", name="Tonton langsung").click()
+
+
+def test_a_refused_playlist_makes_the_player_ask_where_the_camera_runs_now(live_server: LiveServer, page: Any,
+                                                                          media: Path) -> None:
+    """A 404 for the live playlist (the camera moved to another node, or its worker died) is not left to the next
+    status poll (2.5 s away): the player asks the status feed at once."""
+    camera = live_server.camera(name="Pelabuhan Kendari")
+    live_server.install_media(camera, media)
+    state: dict[str, Any] = {"armed": False, "refuse": False, "refused_at": None, "asked_after": None}
+
+    def hls(route: Any) -> None:
+        name = route.request.url.rsplit("/", 1)[1].split("?", 1)[0]
+        if name == "index.m3u8" and state["refuse"]:
+            if state["refused_at"] is None:
+                state["refused_at"] = time.monotonic()
+            route.fulfill(status=404, body="not here")
+            return
+        route.fulfill(path=str(media / name))
+
+    def status(route: Any) -> None:
+        if state["refused_at"] is not None and state["asked_after"] is None:
+            state["asked_after"] = time.monotonic() - state["refused_at"]
+        route.continue_()
+        if state["armed"] and not state["refuse"]:
+            state["refuse"] = True  # just after a regular poll: the next one is 2.5 s away
+
+    page.route(f"**/media/hls/{camera.media_key}/*", hls)
+    page.route("**/status.json", status)
+    page.goto(f"{live_server.url}/kamera/{camera.id}")
+    page.get_by_role("button", name="Tonton langsung").click()
+    page.wait_for_function(PLAYING)
+    state["armed"] = True
+    deadline = time.monotonic() + 15
+    while state["asked_after"] is None and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets the route handlers run
+    assert state["refused_at"] is not None, "the playlist was never asked for again"
+    assert state["asked_after"] is not None and state["asked_after"] < 1.2, state
