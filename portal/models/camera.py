@@ -149,7 +149,9 @@ class Worker(db.Model):  # type: ignore[name-defined,misc]
 
 
 class CameraLease(db.Model):  # type: ignore[name-defined,misc]
-    """Which worker runs a camera, until when. One row per camera: at most one holder."""
+    """Which worker runs a camera, until when. One row per camera: at most one holder, whose media node viewers
+    are sent to. While the lease is handed over (``handover_since``), a ``successor`` on another media node runs
+    the camera too, until its own live playlist is there (portal/workers/leases.py, "Warm handovers")."""
 
     __tablename__ = "camera_leases"
 
@@ -157,9 +159,12 @@ class CameraLease(db.Model):  # type: ignore[name-defined,misc]
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"), index=True)
     acquired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"), index=True)
+    handover_since: Mapped[dt.datetime | None] = mapped_column()
 
     camera: Mapped[Camera] = relationship(back_populates="lease")
-    worker: Mapped[Worker] = relationship()
+    worker: Mapped[Worker] = relationship(foreign_keys=[worker_id])
+    successor: Mapped[Worker | None] = relationship(foreign_keys=[successor_id])
 
 
 class LeaseRelease(db.Model):  # type: ignore[name-defined,misc]

@@ -110,8 +110,9 @@ def sync() -> ResponseReturnValue:
     worker = upsert_worker(checked.worker, now)
     if checked.worker.leaving:
         return _leave(worker, checked, now)
-    cameras, expires = assign(worker, now, settings.lease_seconds)
-    leased = {c.id for c in cameras}
+    live = {item["camera_id"] for item in checked.statuses if item["status"] == "online"}
+    assignment = assign(worker, now, settings.lease_seconds, live)
+    cameras, expires, leased = assignment.run, assignment.expires, assignment.held
     for item in checked.statuses:
         _store_status(worker, item, leased, now)
     stored, refused = _store_segments(worker, checked.segments, leased)

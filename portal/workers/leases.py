@@ -3,7 +3,17 @@
 A lease's time runs only while the portal runs. Workers keep their cameras through a portal outage (their
 grace time), so when the portal (or its database) comes back after a while, a lease that expired meanwhile
 must not go to another worker before its holder has had a chance to sync: the first sync after a silence
-moves every lease's expiry on by the length of the silence (:func:`bridge_outage`)."""
+moves every lease's expiry on by the length of the silence (:func:`bridge_outage`).
+
+Warm handovers. When a worker joins (or comes back) and another holds more than its share, the excess moves.
+Stopping a camera on one worker and starting it on the other costs its viewers the time the new ffmpeg takes to
+write its first segments (about 3 s, for every camera moved). So a worker on a media node of its own hands a
+camera over warm: the lease is marked ``handover_since`` and the holder keeps running it; a worker on another
+media node takes it as its ``successor`` and runs it too; viewers stay on the holder's node until the successor's
+sync reports the camera online, then the lease is the successor's (viewers go there, the old holder stops it at
+its next sync). A successor that never sees the camera live (its source is down) takes it after
+``HANDOVER_MAX_S`` anyway; a handover nobody takes by then is let go as before. Workers that share one media
+folder (the embedded default: no media address) never run one camera at once: theirs move as before."""
 
 from __future__ import annotations
 
@@ -18,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.models import Camera, CameraLease, LeaseRelease, Worker, db
 
 RELEASES_KEPT = dt.timedelta(days=2)  # long enough for a worker that was away to come back and hand over
+HANDOVER_MAX_S = 20.0  # a warm handover completes by then even if the camera never went live at the successor
 
 
 @dataclass(frozen=True)
@@ -65,8 +76,13 @@ def release(worker: Worker, now: dt.datetime) -> list[int]:
     """A worker that said goodbye: drop every lease it holds (the others take the cameras on their next sync)."""
     held = list(db.session.scalars(select(CameraLease).where(CameraLease.worker_id == worker.id)))
     for lease in held:
-        note_release(lease, now)
-        db.session.delete(lease)
+        if lease.successor_id is not None:  # in the middle of a warm handover: the successor runs it already
+            transfer(lease, lease.successor_id, now, lease.expires_at)
+        else:
+            note_release(lease, now)
+            db.session.delete(lease)
+    for lease in db.session.scalars(select(CameraLease).where(CameraLease.successor_id == worker.id)):
+        lease.successor_id = None  # it was warming these up: another worker may take them over instead
     db.session.flush()
     return [lease.camera_id for lease in held]
 
@@ -129,45 +145,125 @@ def fair_share(enabled: int, active_workers: int, capacity: int) -> int:
     return min(capacity, math.ceil(enabled / max(1, active_workers)))
 
 
-def assign(worker: Worker, now: dt.datetime, lease_seconds: int) -> tuple[list[Camera], dt.datetime]:
-    """Renew this worker's leases, drop the ones it may no longer hold, take free cameras up to its share.
+@dataclass
+class Assignment:
+    """What one sync gives a worker: the cameras it must run (``run``: the ones it holds, and the ones it warms up
+    as a successor), which of them it holds (its statuses and segments count), and until when."""
 
-    Returns the cameras the worker must run and the new lease expiry.
-    """
+    run: list[Camera]
+    held: set[int]
+    expires: dt.datetime
+
+
+def assign(worker: Worker, now: dt.datetime, lease_seconds: int, live: set[int] | frozenset[int] = frozenset(),
+           ) -> Assignment:
+    """Renew this worker's leases, drop the ones it may no longer hold, hand over its excess, complete the
+    handovers to it whose camera it reports live (``live``: the cameras this sync says are online), take cameras
+    being handed over and free ones up to its share."""
     expires = now + dt.timedelta(seconds=lease_seconds)
     for lapsed in db.session.scalars(select(CameraLease).where(CameraLease.expires_at < now)).all():
-        note_release(lapsed, now)
-    db.session.execute(delete(CameraLease).where(CameraLease.expires_at < now))
+        if lapsed.successor_id is not None:  # its holder died without a word: the successor runs it already
+            transfer(lapsed, lapsed.successor_id, now, now + dt.timedelta(seconds=lease_seconds))
+        else:
+            note_release(lapsed, now)
+            db.session.delete(lapsed)
+    db.session.flush()
+    window = now - dt.timedelta(seconds=lease_seconds)
+    for lease in db.session.scalars(select(CameraLease).where(CameraLease.successor_id == worker.id)).all():
+        if lease.camera_id in live or _since(lease.handover_since, now) > HANDOVER_MAX_S:
+            transfer(lease, worker.id, now, expires)  # live here now (or its source is down anyway): ours
     held = db.session.scalars(
         select(CameraLease).where(CameraLease.worker_id == worker.id).order_by(CameraLease.camera_id)
     ).all()
     keep: list[int] = []
+    handing: list[int] = []
     for lease in held:
         camera = db.session.get(Camera, lease.camera_id)
-        if camera is None or not camera.enabled or len(keep) >= worker.capacity:
+        if camera is None or not camera.enabled or len(keep) + len(handing) >= worker.capacity:
             note_release(lease, now)
             db.session.delete(lease)
             continue
         lease.expires_at = expires
+        if lease.handover_since is not None:
+            overdue = _since(lease.handover_since, now) > HANDOVER_MAX_S
+            if overdue and (lease.successor is None or not _is_live(lease.successor, window)):
+                # nobody took it (every other worker shares this one's media folder, or is full), or the one
+                # that did is gone: let it go the old way, for whoever has room
+                note_release(lease, now)
+                db.session.delete(lease)
+                continue
+            handing.append(lease.camera_id)
+            continue
         keep.append(lease.camera_id)
+    warming = list(db.session.scalars(select(CameraLease.camera_id).where(CameraLease.successor_id == worker.id)))
 
     enabled = db.session.scalar(select(func.count()).select_from(Camera).where(Camera.enabled.is_(True))) or 0
-    window = now - dt.timedelta(seconds=lease_seconds)
     active = db.session.scalar(select(func.count()).select_from(Worker).where(live_workers(window))) or 1
     share = fair_share(enabled, active, worker.capacity)
     if len(keep) > share and _others_have_room(worker, window, enabled, active):
-        # A worker joined (or came back): give up the excess so it can take it on its next sync.
+        # A worker joined (or came back): give up the excess. On a media node of its own, a camera is handed
+        # over warm (we keep running it until the taker's playlist is live); sharing the portal's media folder,
+        # it is let go at once (two ffmpegs must not write one camera's folder).
         for lease in held:
             if lease.camera_id in keep[share:]:
-                note_release(lease, now)
-                db.session.delete(lease)
+                if worker.media_url:
+                    lease.handover_since = now
+                    handing.append(lease.camera_id)
+                else:
+                    note_release(lease, now)
+                    db.session.delete(lease)
         keep = keep[:share]
-    wanted = share - len(keep)
+    wanted = share - len(keep) - len(warming)
+    if wanted > 0 and worker.media_url:
+        warming.extend(_take_handovers(worker, wanted))
+        wanted = share - len(keep) - len(warming)
     if wanted > 0:
         keep.extend(_take_free(worker, wanted, now, expires))
     db.session.flush()
-    cameras = db.session.scalars(select(Camera).where(Camera.id.in_(keep)).order_by(Camera.id)).all() if keep else []
-    return list(cameras), expires
+    ids = set(keep) | set(handing) | set(warming)
+    cameras = db.session.scalars(select(Camera).where(Camera.id.in_(ids)).order_by(Camera.id)).all() if ids else []
+    return Assignment(run=list(cameras), held=set(keep) | set(handing), expires=expires)
+
+
+def transfer(lease: CameraLease, successor_id: int, now: dt.datetime, expires: dt.datetime) -> None:
+    """The successor becomes the holder (viewers are sent to its media node from now on); the old holder stops
+    the camera at its next sync, and the footage it recorded while it held it stays indexable (LeaseRelease)."""
+    note_release(lease, now)
+    lease.worker_id = successor_id
+    lease.acquired_at = now
+    lease.expires_at = expires
+    lease.successor_id = None
+    lease.handover_since = None
+    db.session.flush()
+
+
+def _since(moment: dt.datetime | None, now: dt.datetime) -> float:
+    return (now - _aware(moment)).total_seconds() if moment is not None else 0.0
+
+
+def _is_live(worker: Worker, window: dt.datetime) -> bool:
+    return worker.left_at is None and worker.last_seen_at is not None and _aware(worker.last_seen_at) >= window
+
+
+def _take_handovers(worker: Worker, wanted: int) -> list[int]:
+    """Become the successor of cameras other workers are handing over, from media nodes other than ours."""
+    offered = (
+        select(CameraLease)
+        .join(Worker, Worker.id == CameraLease.worker_id)
+        .where(CameraLease.handover_since.is_not(None), CameraLease.successor_id.is_(None),
+               CameraLease.worker_id != worker.id, Worker.media_url.is_not(None),
+               Worker.media_url != (worker.media_url or ""))
+        .order_by(CameraLease.camera_id)
+        .limit(wanted)
+    )
+    if _savepoints():  # PostgreSQL: two workers syncing at once must not both take the same one
+        offered = offered.with_for_update(of=CameraLease, skip_locked=True)
+    taken = []
+    for lease in db.session.scalars(offered).all():
+        lease.successor_id = worker.id
+        taken.append(lease.camera_id)
+    db.session.flush()
+    return taken
 
 
 def _others_have_room(worker: Worker, window: dt.datetime, enabled: int, active: int) -> bool:

@@ -165,6 +165,56 @@ def test_nodes_serve_their_own_cameras_with_cdn_headers_and_refuse_stale_folders
         time.sleep(0.25)
 
 
+@pytest.mark.postgres
+@pytest.mark.rtsp
+def test_a_worker_that_joins_takes_its_share_without_a_gap_for_viewers(nodes, rtsp) -> None:  # type: ignore[no-untyped-def]
+    """Rebalancing is make-before-break between media nodes: a viewer following the status feed finds a live,
+    advancing playlist all through the move of a camera from a to b; then a stops it."""
+    from tests.e2e.test_failover import ffmpeg_keys
+
+    portal, a, b = nodes
+    sim = rtsp(cameras=2)
+    cams = [add_camera(portal, sim.url(i), name=f"Warm {i}") for i in (1, 2)]
+    with worker_pool(portal) as pool:
+        pool.start("a", PANTAU_MEDIA_ROOT=str(a.media_root), PANTAU_MEDIA_URL=a.url)
+        for cam in cams:
+            wait_for(lambda c=cam: get(a.playlist(c))[0] == 200, timeout=40, message="not live on node a")
+        pool.start("b", PANTAU_MEDIA_ROOT=str(b.media_root), PANTAU_MEDIA_URL=b.url)
+
+        def holders() -> dict[int, str]:
+            with portal.app.app_context():
+                return {lease.camera_id: lease.worker.name for lease in db.session.query(CameraLease)}
+
+        refused: list[tuple[float, int, str]] = []
+        newest: dict[int, tuple[str, float]] = {}  # camera -> (newest segment, when it changed)
+        frozen: list[tuple[int, float]] = []
+        began = time.monotonic()
+        deadline = began + 60
+        while time.monotonic() < deadline:  # a viewer of each camera: its status, then its playlist
+            for cam in cams:
+                url = status_json(portal, cam)["hls_url"]
+                code, _, body = get(portal.url + url if url.startswith("/") else url)
+                now = time.monotonic()
+                if code != 200:
+                    refused.append((round(now - began, 1), code, url))
+                    continue
+                last = [line for line in body.decode().splitlines() if line and not line.startswith("#")][-1]
+                if newest.get(cam.id, ("", 0.0))[0] != last:
+                    newest[cam.id] = (last, now)
+                elif now - newest[cam.id][1] > 4:
+                    frozen.append((cam.id, round(now - began, 1)))
+            if sorted(holders().values()) == ["a", "b"] and sorted(ffmpeg_keys(portal.media_root)) == sorted(
+                    c.media_key for c in cams):
+                break  # moved, and a stopped it: each camera runs once again
+            time.sleep(0.2)
+        assert sorted(holders().values()) == ["a", "b"], f"not balanced within 60 s: {holders()}"
+        assert not refused, f"a viewer was sent to a playlist that was not there: {refused[:5]}"
+        assert not frozen, f"a viewer's playlist stopped advancing: {frozen[:5]}"
+        moved = next(c for c in cams if holders()[c.id] == "b")
+        assert status_json(portal, moved)["hls_url"] == b.playlist(moved)
+        wait_for(lambda: get(a.playlist(moved))[0] == 404, timeout=10, message="a kept serving the moved camera")
+
+
 # -- the whole path in Chromium: real workers, ffmpeg, RTSP --
 
 

@@ -14,7 +14,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from contract.media import normalize_media_url
-from portal.models import Camera, CameraGroup, CameraGroupMember, CameraLease, CameraStatus, Worker, db
+from portal.models import (
+    Camera,
+    CameraGroup,
+    CameraGroupMember,
+    CameraLease,
+    CameraStatus,
+    LeaseRelease,
+    Worker,
+    db,
+)
 from portal.settings import Settings, SettingsError
 from tests.conftest import WorkerAuth, add_camera, login_as, make_settings, migrated_app
 from transcoder.config import ConfigError, WorkerConfig
@@ -254,3 +263,124 @@ def test_the_worker_reads_and_checks_its_media_address() -> None:
         with pytest.raises(ConfigError, match="PANTAU_MEDIA_URL"):
             WorkerConfig.from_env({**base, "PANTAU_MEDIA_URL": bad})
     assert normalize_media_url(" http://127.0.0.1:8081 ") == "http://127.0.0.1:8081"
+
+
+def leases() -> dict[int, tuple[str, str | None]]:
+    """camera id -> (holder, successor) as the database has them now."""
+    db.session.expire_all()
+    return {lease.camera_id: (lease.worker.name, lease.successor.name if lease.successor else None)
+            for lease in db.session.query(CameraLease)}
+
+
+def run_ids(response) -> list[int]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return sorted(c["id"] for c in response.json["cameras"])
+
+
+def online(*cams: Camera) -> list[dict[str, object]]:
+    return [{"id": c.id, "state": "running", "status": "online"} for c in cams]
+
+
+def test_a_worker_that_joins_takes_cameras_warm_viewers_stay_until_it_is_live(web: FlaskClient) -> None:
+    """Rebalancing between media nodes is make-before-break: the holder runs the camera until the taker reports it
+    live, and viewers are sent to the taker only then; the old holder stops it at its next sync."""
+    cams = [add_camera(name=f"Warm {i}") for i in range(4)]
+    ids = sorted(c.id for c in cams)
+    assert run_ids(sync(web, "a", NODE_A, cameras=online())) == ids
+    assert run_ids(sync(web, "a", NODE_A, cameras=online(*cams))) == ids
+    assert run_ids(sync(web, "b", NODE_B)) == []  # nothing free: a holds more than its share
+    # a hands its excess over, and keeps running all four meanwhile
+    assert run_ids(sync(web, "a", NODE_A, cameras=online(*cams))) == ids
+    moving = [i for i, (holder, _) in leases().items() if holder == "a"][2:]
+    assert len(moving) == 2 and all(db.session.get(CameraLease, i).handover_since for i in moving)
+    # b warms them up: it runs them, but a still holds them, and b's "starting" is not the cameras' status
+    starting = [{"id": i, "state": "starting", "status": "starting"} for i in moving]
+    assert run_ids(sync(web, "b", NODE_B, cameras=starting)) == moving
+    assert all(leases()[i] == ("a", "b") for i in moving)
+    for i in moving:
+        assert web.get(f"/kamera/{i}/status.json").json["hls_url"].startswith(NODE_A)
+        assert db.session.get(CameraStatus, i).status == "online"
+    assert run_ids(sync(web, "a", NODE_A, cameras=online(*cams))) == ids  # a still runs them
+    # b's playlist is live: the leases are b's, viewers go to b
+    by_id = {c.id: c for c in cams}
+    assert run_ids(sync(web, "b", NODE_B, cameras=online(*(by_id[i] for i in moving)))) == moving
+    assert all(leases()[i] == ("b", None) for i in moving)
+    for i in moving:
+        hls = web.get(f"/kamera/{i}/status.json").json["hls_url"]
+        assert hls == f"{NODE_B}/media/hls/{by_id[i].media_key}/index.m3u8"
+        assert db.session.get(CameraStatus, i).worker_id == leases_worker_id("b")
+    # a's next sync no longer gives it those (it stops them); nothing moves after that
+    kept = run_ids(sync(web, "a", NODE_A, cameras=online(*cams)))
+    assert kept == sorted(set(ids) - set(moving))
+    for _ in range(2):
+        assert run_ids(sync(web, "a", NODE_A, cameras=online(*(by_id[i] for i in kept)))) == kept
+        assert run_ids(sync(web, "b", NODE_B, cameras=online(*(by_id[i] for i in moving)))) == moving
+    # a's footage of the moved cameras, recorded while it held them, is still indexed from a
+    released = db.session.query(LeaseRelease).filter_by(worker_id=leases_worker_id("a"))
+    assert {r.camera_id for r in released} == set(moving)
+
+
+def leases_worker_id(name: str) -> int:
+    return db.session.query(Worker).filter_by(name=name).one().id
+
+
+def test_a_warm_handover_completes_without_a_live_picture_and_survives_its_holder_leaving(web: FlaskClient) -> None:
+    from portal.workers import leases as lease_rules
+
+    cams = [add_camera(name=f"Cold {i}") for i in range(2)]
+    sync(web, "a", NODE_A)
+    assert len(run_ids(sync(web, "a", NODE_A))) == 2
+    sync(web, "b", NODE_B)
+    sync(web, "a", NODE_A)  # hands one over
+    moving = next(i for i, (_, s) in leases().items() if db.session.get(CameraLease, i).handover_since)
+    assert run_ids(sync(web, "b", NODE_B)) == [moving]
+    # its source is down at b too: b takes it anyway once the handover is older than HANDOVER_MAX_S
+    lease = db.session.get(CameraLease, moving)
+    lease.handover_since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=lease_rules.HANDOVER_MAX_S + 1)
+    db.session.commit()
+    assert run_ids(sync(web, "b", NODE_B)) == [moving]
+    assert leases()[moving] == ("b", None)
+
+    # the other camera, in the middle of a warm handover to b, when a leaves (stops, or dies and its watcher says
+    # so): b, which runs it already, keeps it
+    other = next(c.id for c in cams if c.id != moving)
+    lease = db.session.get(CameraLease, other)
+    assert lease.worker.name == "a"
+    lease.handover_since = dt.datetime.now(dt.UTC)
+    lease.successor_id = leases_worker_id("b")
+    db.session.commit()
+    left = web.post("/api/worker/v1/sync", json={"worker": {"name": "a", "media_url": NODE_A, "leaving": True}},
+                    headers=_auth("a"))
+    assert left.status_code == 200 and left.json["cameras"] == []
+    assert leases()[other] == ("b", None)
+    assert run_ids(sync(web, "b", NODE_B)) == sorted(c.id for c in cams)
+    # a holder that dies with no word at all mid-handover: when its lease runs out, the successor keeps it
+    assert sync(web, "a", NODE_A).status_code == 200  # a is back, and is to take one over from b
+    lease = db.session.get(CameraLease, other)
+    lease.handover_since = dt.datetime.now(dt.UTC)
+    lease.successor_id = leases_worker_id("a")
+    lease.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    db.session.commit()
+    assert sync(web, "a", NODE_A).status_code == 200  # (any sync notices the lapsed lease)
+    assert leases()[other] == ("a", None)
+
+
+def test_a_handover_nobody_can_take_warm_is_let_go_as_before(web: FlaskClient) -> None:
+    """A taker without a media node of its own (it shares the portal's folder) never runs a camera beside its
+    holder: the holder lets it go after HANDOVER_MAX_S and the taker takes it the old way."""
+    from portal.workers import leases as lease_rules
+
+    cams = [add_camera(name=f"Shared {i}") for i in range(2)]
+    sync(web, "a", NODE_A)
+    assert len(run_ids(sync(web, "a", NODE_A))) == 2
+    assert run_ids(sync(web, "plain")) == []
+    sync(web, "a", NODE_A)
+    offered = [i for i in leases() if db.session.get(CameraLease, i).handover_since]
+    assert len(offered) == 1
+    assert run_ids(sync(web, "plain")) == [], "no warm handover to a worker without a node of its own"
+    db.session.get(CameraLease, offered[0]).handover_since = (
+        dt.datetime.now(dt.UTC) - dt.timedelta(seconds=lease_rules.HANDOVER_MAX_S + 1))
+    db.session.commit()
+    assert len(run_ids(sync(web, "a", NODE_A))) == 1  # let go
+    assert run_ids(sync(web, "plain")) == offered
+    assert sorted(leases()) == sorted(c.id for c in cams)
