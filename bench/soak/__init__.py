@@ -420,7 +420,8 @@ def _figures(stack: SoakStack, plan: Plan, runner: Runner, sampler: Sampler,
                      "stale_after_s": config.stale_after_s, "sample_interval_s": config.sample_interval_s,
                      "gap_allowance_s": GAP_ALLOWANCE_S, "database": "PostgreSQL (own instance, loopback)",
                      "portal": "gunicorn -w 2 behind the project's nginx (PANTAU_ENV=production)",
-                     "portal_restart": "SIGTERM to gunicorn, then a new gunicorn on the same port",
+                     "portal_restart": ("SIGTERM to gunicorn, then a new gunicorn on the same listening socket, "
+                                        "held by the harness as systemd holds pantau-portal.socket"),
                      "postgres_restart": "pg_ctl stop -m fast, down for the planned seconds, pg_ctl start",
                      "media": "each worker on a media node of its own: its own media folder served by its own nginx "
                               "(nginx/media-node.conf.template, PANTAU_MEDIA_URL); viewers and the sampler follow "

@@ -118,6 +118,7 @@ class SoakStack(bench.Stack):
     sim: Any = None
     proxies: dict[int, Any] = field(default_factory=dict)
     portal_proc: subprocess.Popen[bytes] | None = None
+    portal_socket: Any = None  # the portal's listening socket, held across restarts (pantau-portal.socket)
     jobs_proc: subprocess.Popen[bytes] | None = None
     worker_procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     credentials: dict[str, str] = field(default_factory=dict)
@@ -270,14 +271,17 @@ class SoakStack(bench.Stack):
 
     def start_portal(self, timeout: float = 60) -> float:
         """Start gunicorn on the portal's port; returns how long until /healthz answered."""
+        from tests.support.activation import listening_socket, start_activated
         from tests.support.tools import wait_for
 
         began = time.monotonic()
+        if self.portal_socket is None:  # held here across restarts, as systemd holds pantau-portal.socket
+            self.portal_socket = listening_socket(port=self.gunicorn_port)
         with self._log("gunicorn") as sink:
-            self.portal_proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{self.gunicorn_port}", "-w", "2",
+            self.portal_proc = start_activated(
+                [sys.executable, "-m", "gunicorn", "wsgi:app", "-w", "2",
                  "--access-logfile", str(self.tmp / "gunicorn-access.log")],
-                cwd=ROOT, env=self._env, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
+                self.portal_socket, self._env, stdout=sink, stderr=sink, cwd=ROOT)
         url = f"http://127.0.0.1:{self.gunicorn_port}/healthz"
 
         def healthy() -> bool:
@@ -483,6 +487,9 @@ class SoakStack(bench.Stack):
             node.close()
         self.nodes = {}
         self.stop_portal()
+        if self.portal_socket is not None:
+            self.portal_socket.close()
+            self.portal_socket = None
         for proxy in self.proxies.values():
             proxy.close()
         self.proxies = {}

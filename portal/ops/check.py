@@ -97,6 +97,12 @@ def _settings_checks(s: Settings, environ: Mapping[str, str], options: Options) 
     if s.serve_media:
         yield Finding(WARN, "media", f"{PREFIX}SERVE_MEDIA is on: in production nginx serves media from disk; "
                                      "set it to false")
+    if not s.media_link_secret:
+        yield Finding(WARN, "media links", f"{PREFIX}MEDIA_LINK_SECRET is not set: every viewer's playlist asks the "
+                                           "portal (nginx auth_request), so a portal or database restart stalls "
+                                           "live video; set it, and give nginx the same secret (docs/deploy.md)")
+    else:
+        yield Finding(OK, "media links", "signed media links for public cameras")
     if DEFAULT_TILES in s.tile_url:
         yield Finding(WARN, "map tiles", f"{PREFIX}TILE_URL is OpenStreetMap's own tile server, whose usage policy "
                                          "forbids heavy use: use a tile provider or your own")

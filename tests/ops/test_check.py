@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.slow]  # real command lines, a migrated database per t
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "cctv.kendarikota.go.id"
 SECRET = "0123456789abcdef0123456789abcdef-production-secret"
+LINK_SECRET = "media-link-secret-0123456789abcdefghijklmnop"
 _SCRIPT = Path(sys.executable).with_name("pantau")
 PANTAU = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-c", "from portal.cli import main; main()"]
 _WORKER = Path(sys.executable).with_name("pantau-transcoder")
@@ -53,6 +54,7 @@ def production_env(tmp: Path, database_url: str | None = None) -> dict[str, str]
         "PANTAU_MEDIA_ROOT": str(tmp / "media"),
         "PANTAU_TILE_URL": "https://tiles.example/{z}/{x}/{y}.png",
         "PANTAU_WORKER_NETWORKS": "127.0.0.0/8",
+        "PANTAU_MEDIA_LINK_SECRET": LINK_SECRET,
     }
 
 
@@ -66,13 +68,13 @@ def test_a_good_production_configuration_passes(tmp_path: Path) -> None:
     findings = run_checks(env, Options(processes=1, tls_certificate=tls.certificate, tls_key=tls.key))
     assert [f for f in findings if f.level == FAIL] == []
     for topic in ("secret key", "public url", "trusted hosts", "database", "migrations", "workers", "signing key",
-                  "media", "tls", "rate limits"):
+                  "media", "tls", "rate limits", "media links"):
         assert OK in levels(findings, topic), topic
     # the real command, as systemd's ExecStartPre runs it
     ran = subprocess.run([*PANTAU, "check", "--tls-certificate", str(tls.certificate), "--tls-key", str(tls.key)],
                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert SECRET not in ran.stdout + ran.stderr
+    assert SECRET not in ran.stdout + ran.stderr and LINK_SECRET not in ran.stdout + ran.stderr
     assert "FAIL" not in ran.stdout and "0 problem(s)" in ran.stdout
 
 
@@ -81,6 +83,7 @@ def test_each_problem_is_named_and_fails(tmp_path: Path) -> None:
     env.update({"PANTAU_SECRET_KEY": "too-short", "PANTAU_TRUSTED_HOSTS": "other.example.go.id",
                 "PANTAU_PROXY_COUNT": "0", "PANTAU_SERVE_MEDIA": "true"})
     env.pop("PANTAU_TILE_URL")
+    env.pop("PANTAU_MEDIA_LINK_SECRET")
     key = Path(env["PANTAU_INSTANCE_PATH"]) / "keys" / "evidence-ed25519.pem"
     key.chmod(0o644)
     wrong = make_test_ca(tmp_path / "wrong", hosts=("elsewhere.example.go.id",))
@@ -94,6 +97,7 @@ def test_each_problem_is_named_and_fails(tmp_path: Path) -> None:
     assert f"FAIL  tls: {other.key} is not the key of {wrong.certificate}" in text
     assert f"does not cover {HOST}" in text
     assert "WARN  proxies" in text and "WARN  media: PANTAU_SERVE_MEDIA is on" in text and "WARN  map tiles" in text
+    assert "WARN  media links: PANTAU_MEDIA_LINK_SECRET is not set" in text
     assert "too-short" not in text
 
     env["PANTAU_PUBLIC_URL"] = f"http://{HOST}"

@@ -49,6 +49,7 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stdout + ran.stderr
     ours = [line for line in (ran.stdout + ran.stderr).splitlines() if "pantau" in line]
     assert ours == [], ours  # not even a warning about an unknown key
+    assert "pantau-portal.socket" in {u.name for u in units}
 
     # and the check is real: a command that does not exist is caught
     broken = tmp_path / "units" / "pantau-portal.service"
@@ -105,3 +106,14 @@ def test_the_commands_the_units_run_exist() -> None:
     if not (ROOT / "portal" / "jobs").is_dir():
         missing.discard("jobs")
     assert not missing, f"units run pantau subcommands that do not exist: {sorted(missing)}"
+
+
+def test_the_portal_listens_on_a_socket_systemd_keeps_open_across_restarts() -> None:
+    """Socket activation: requests that arrive while the portal restarts wait in the socket's queue (make soak:
+    no 5xx through a portal restart); gunicorn takes the socket from systemd, so it binds nothing itself."""
+    socket_unit = parse("pantau-portal.socket")
+    assert socket_unit["Socket"]["ListenStream"] == "127.0.0.1:8000"
+    assert "pantau.target" in socket_unit["Install"]["WantedBy"]
+    portal = parse("pantau-portal.service")
+    assert portal["Unit"]["Requires"] == "pantau-portal.socket" and "pantau-portal.socket" in portal["Unit"]["After"]
+    assert "--bind" not in portal["Service"]["ExecStart"] and " -b " not in portal["Service"]["ExecStart"]
