@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,12 +80,17 @@ def release(worker: Worker, now: dt.datetime) -> list[int]:
         if lease.successor_id is not None:  # in the middle of a warm handover: the successor runs it already
             transfer(lease, lease.successor_id, now, lease.expires_at)
         else:
-            note_release(lease, now)
-            db.session.delete(lease)
+            let_go(lease, now)
     for lease in db.session.scalars(select(CameraLease).where(CameraLease.successor_id == worker.id)):
         lease.successor_id = None  # it was warming these up: another worker may take them over instead
     db.session.flush()
     return [lease.camera_id for lease in held]
+
+
+def let_go(lease: CameraLease, now: dt.datetime) -> None:
+    """The lease ends: its camera is free for whoever has room (what its holder recorded stays indexable)."""
+    note_release(lease, now)
+    db.session.delete(lease)
 
 
 def note_release(lease: CameraLease, now: dt.datetime) -> None:
@@ -155,8 +161,7 @@ class Assignment:
     expires: dt.datetime
 
 
-def assign(worker: Worker, now: dt.datetime, lease_seconds: int, live: set[int] | frozenset[int] = frozenset(),
-           ) -> Assignment:
+def assign(worker: Worker, now: dt.datetime, lease_seconds: int, live: AbstractSet[int] = frozenset()) -> Assignment:
     """Renew this worker's leases, drop the ones it may no longer hold, hand over its excess, complete the
     handovers to it whose camera it reports live (``live``: the cameras this sync says are online), take cameras
     being handed over and free ones up to its share."""
@@ -165,8 +170,7 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int, live: set[int] 
         if lapsed.successor_id is not None:  # its holder died without a word: the successor runs it already
             transfer(lapsed, lapsed.successor_id, now, now + dt.timedelta(seconds=lease_seconds))
         else:
-            note_release(lapsed, now)
-            db.session.delete(lapsed)
+            let_go(lapsed, now)
     db.session.flush()
     window = now - dt.timedelta(seconds=lease_seconds)
     for lease in db.session.scalars(select(CameraLease).where(CameraLease.successor_id == worker.id)).all():
@@ -180,8 +184,7 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int, live: set[int] 
     for lease in held:
         camera = db.session.get(Camera, lease.camera_id)
         if camera is None or not camera.enabled or len(keep) + len(handing) >= worker.capacity:
-            note_release(lease, now)
-            db.session.delete(lease)
+            let_go(lease, now)
             continue
         lease.expires_at = expires
         if lease.handover_since is not None:
@@ -189,8 +192,7 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int, live: set[int] 
             if overdue and (lease.successor is None or not _is_live(lease.successor, window)):
                 # nobody took it (every other worker shares this one's media folder, or is full), or the one
                 # that did is gone: let it go the old way, for whoever has room
-                note_release(lease, now)
-                db.session.delete(lease)
+                let_go(lease, now)
                 continue
             handing.append(lease.camera_id)
             continue
@@ -210,8 +212,7 @@ def assign(worker: Worker, now: dt.datetime, lease_seconds: int, live: set[int] 
                     lease.handover_since = now
                     handing.append(lease.camera_id)
                 else:
-                    note_release(lease, now)
-                    db.session.delete(lease)
+                    let_go(lease, now)
         keep = keep[:share]
     wanted = share - len(keep) - len(warming)
     if wanted > 0 and worker.media_url:
