@@ -121,7 +121,8 @@ def test_a_sigkilled_workers_farewell_moves_its_cameras_long_before_its_lease_ru
 
             pool.start("w2")
             wait_for(lambda: "started" in pool.log("w2"), timeout=20, message="w2 did not start")
-            assert holders() == {"w1"}
+            # (w1 may already have shed one camera to w2: 2 cameras, 2 workers; it holds at least one till it dies)
+            assert "w1" in holders()
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
             killed = time.monotonic()
