@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -131,7 +132,7 @@ def test_a_sigkilled_workers_farewell_moves_its_cameras_long_before_its_lease_ru
             for cam in cams:
                 grows(portal, playlist_url(portal, cam), by=1, timeout=20)
             assert moved < 10, f"cameras moved {moved:.1f} s after the kill (lease 600 s)"
-            assert "is gone: the portal released its 2 cameras" in pool.log("w1")
+            assert re.search(r"is gone: the portal released its [12] cameras", pool.log("w1"))
         finally:
             pool.stop_all()
         assert not ffmpeg_children(portal.media_root)
