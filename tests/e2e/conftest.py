@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +147,20 @@ def worker_pool(portal: Portal) -> Iterator[Workers]:
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
         assert not leftovers, f"ffmpeg left running after the workers stopped: {leftovers}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that ran workers carries the end of each worker's log in its report (what CI prints)."""
+    report = yield
+    pool = getattr(item, "funcargs", {}).get("workers")
+    if report.when == "call" and report.failed and isinstance(pool, Workers):
+        for path in sorted(pool.portal.media_root.parent.glob("worker-*.log")):
+            lines = path.read_text(errors="replace").splitlines()
+            report.sections.append((f"{path.name}, the last {min(len(lines), 60)} of {len(lines)} lines",
+                                    "\n".join(lines[-60:])))
+    return report
 
 
 @pytest.fixture()
