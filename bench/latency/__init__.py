@@ -74,7 +74,7 @@ def measure(config: StackConfig, seconds: float, hls_config: dict[str, Any] | No
         runs: list[CameraRun] = []
         try:
             for camera_id in stack.camera_ids:
-                runs.append(viewer.watch(stack.url, camera_id, seconds, hls_config=hls_config,
+                runs.append(viewer.watch(stack.view_url, camera_id, seconds, hls_config=hls_config,
                                          init_script=init_script))
         finally:
             viewer.close()
@@ -134,7 +134,7 @@ def measure(config: StackConfig, seconds: float, hls_config: dict[str, Any] | No
 def run() -> dict[str, Any]:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     seconds = float(os.environ.get("PANTAU_BENCH_LATENCY_SECONDS", "60"))
-    config = StackConfig()
+    config = StackConfig(nginx=os.environ.get("PANTAU_BENCH_LATENCY_FRONT", "nginx") != "portal")
     started = time.monotonic()
     load_before = os.getloadavg()
     figures = measure(config, seconds)
@@ -161,13 +161,16 @@ def run() -> dict[str, Any]:
         "keyframe_interval_s": config.keyint / config.fps, "segment_seconds": config.segment_seconds,
         "hls_list_size": config.hls_list_size, "clip": "testsrc2 1280x720 H.264 2 Mb/s, no B-frames",
         "input_probe": SMALL_PROBE, "hls_js_config": figures.get("hls_js_config"),
+        "front": "nginx (nginx/pantau.conf.template), signed media links" if config.nginx else "the portal alone",
     }
     figures["runs"] = "each camera is one trial (per_camera: n, p50_s, p95_s, min_s, max_s); pdt_offset_experiment " \
         "repeats the program date-time check three times"
     figures["method"] = (
         "3 GStreamer RTSP cameras (1 s keyframe interval) -> 1 real worker (python -m transcoder: ffmpeg copy -> "
         "fMP4 HLS, segment_seconds=1, program_date_time, the camera's own timestamps, brief input probe) -> real "
-        "portal (werkzeug, in-process, serves the playlist and segments from disk) -> the real camera page "
+        "portal (werkzeug, in-process) behind the project's nginx (nginx/pantau.conf.template, one worker process), "
+        "which serves the playlist and segments from disk on signed media links as in production (settings.front "
+        "says when the run went to the portal alone) -> the real camera page "
         "/kamera/<id> in headless Debian Chromium (Playwright), play pressed as a viewer does, player.js' own "
         "hls.js config and playlist loader (EdgeLoader: asks for the live playlist from shortly before its next "
         "segment is due until it is there, as a blocking reload would; window.PantauPlayer is its hls.js instance). "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -30,13 +31,17 @@ class StackConfig:
     keyint: int = 25  # 1 s keyframe interval at 25 fps
     segment_seconds: int = 1
     hls_list_size: int = 5
+    # the browser goes through the project's nginx (nginx/pantau.conf.template), as a viewer does in production,
+    # with signed media links (PANTAU_MEDIA_LINK_SECRET, docs/deploy.md); False: straight to the portal
+    nginx: bool = True
 
 
 @dataclass
 class Stack(bench.Stack):
     config: StackConfig
     tmp: Path | None = None
-    url: str = ""
+    url: str = ""  # the portal itself (the worker's address for it)
+    view_url: str = ""  # where the browser goes: nginx in front of the portal, or the portal
     media_root: Path | None = None
     camera_ids: list[int] = field(default_factory=list)
     media_keys: list[str] = field(default_factory=list)
@@ -46,6 +51,7 @@ class Stack(bench.Stack):
     _sim: Any = None
     _worker: subprocess.Popen[bytes] | None = None
     _worker_log: Any = None
+    _web: Any = None
 
     # -- lifecycle --
 
@@ -61,8 +67,10 @@ class Stack(bench.Stack):
         clip = make_test_clip(fps=cfg.fps, keyint=cfg.keyint)
         self._sim = RtspSimulator(cameras=cfg.cameras, clip=clip, fps=cfg.fps).start()
 
+        link_secret = secrets.token_urlsafe(48) if cfg.nginx else ""
         settings = make_settings(self.tmp, sync_interval_s=1, lease_seconds=10, segment_seconds=cfg.segment_seconds,
-                                 hls_list_size=cfg.hls_list_size, record_segment_seconds=60, snapshot_interval_s=5)
+                                 hls_list_size=cfg.hls_list_size, record_segment_seconds=60, snapshot_interval_s=5,
+                                 media_link_secret=link_secret, serve_media=not cfg.nginx)
         logging.disable(logging.INFO)  # alembic's migration chatter
         try:
             self.app = migrated_app(settings)
@@ -72,6 +80,14 @@ class Stack(bench.Stack):
             logging.getLogger(name).setLevel(logging.WARNING)
         self.media_root = settings.media_path
         self._serve()
+        self.view_url = self.url
+        if cfg.nginx:
+            from tests.support.nginx import NginxServer
+
+            self.media_root.mkdir(parents=True, exist_ok=True)
+            self._web = NginxServer(upstream=self.url.removeprefix("http://"), media_root=self.media_root,
+                                    runtime_dir=self.tmp / "nginx", media_link_secrets=[link_secret]).start()
+            self.view_url = self._web.base_url
         for i in range(1, cfg.cameras + 1):
             self._add_camera(f"Kamera Latensi {i}", self._sim.url(i))
 
@@ -173,6 +189,9 @@ class Stack(bench.Stack):
         if self._worker_log is not None:
             self._worker_log.close()
             self._worker_log = None
+        web, self._web = self._web, None
+        if web is not None:
+            web.close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
