@@ -8,8 +8,8 @@ one per mode:
 - **auth** (the headline): the project's configuration (``nginx/render.py``, plain mode) as a player uses it: the
   playlist URL the camera's status feed gives, a signed media link (``portal/media/links.py``); nginx checks the
   link itself (``secure_link``) and asks the portal nothing: the signed playlist needs only the worker's public
-  marker ``hls/<key>/.public`` (``transcoder/public.py``); the portal's extra CPU is still split half to this
-  mode (below), which now only costs it the worker's syncs: a conservative figure;
+  marker ``hls/<key>/.public`` (``transcoder/public.py``); it is charged the portal's CPU only for access
+  checks its crowd caused (below: none, ``portal_requests`` per mode in each trial shows it);
 - **checked**: the same configuration on the plain URLs, every playlist and segment behind the cached
   ``auth_request`` (what every viewer paid before signed links; kept for comparison);
 - **static**: the same configuration with the ``auth_request`` lines and the signed-link locations taken out
@@ -22,8 +22,10 @@ busy, and CPU time per request rises and falls with what the neighbours do; meas
 nginx see the same conditions, so their ratio keeps little of that noise (measured one after the other, the same
 static phase varied by +-10 % between trials). Each nginx runs one worker process; its CPU is read from
 ``/proc/<pid>/schedstat`` (nanoseconds, not the 10 ms ticks of ``/proc/<pid>/stat``); the portal's CPU above
-its idle rate (measured with nobody watching, before and after) is split between the two nginx that ask it.
-Figures:
+its idle rate (measured with nobody watching, before and after) is charged to each mode in proportion to the
+access checks its crowd caused: each crowd sends its own User-Agent, nginx passes it on in the ``auth_request``
+subrequest, and the portal's access log names it (until 2026-12-01 half went to auth and half to checked,
+although the signed links ask the portal nothing; that cost auth ~0.04 of its ratio). Figures:
 
 - ``segments_per_s`` per mode, and per CPU second (``segments_per_cpu_s``);
 - ``auth_vs_static_ratio``: segments per CPU second with auth / without (goal >= 0.9, moonshot 0.97);
@@ -86,25 +88,31 @@ def _trial(stack: DeliveryStack, viewers: int, seconds: float, idle_portal_cpu_p
     playlists = {"static": stack.playlists(), "auth": stack.player_playlists(), "checked": stack.playlists()}
     pids = {mode: stack.nginx_pids(web) for mode, web in webs.items()}
     portal_pids = stack.portal_pids()
-    hits_before = stack.portal_auth_hits()
+    agents = {mode: f"bench-delivery-{mode}" for mode in MODES}
+    hits_before = {mode: stack.portal_auth_hits(agent) for mode, agent in agents.items()}
     before = {mode: cpu_seconds(p) for mode, p in pids.items()}
     portal_before = cpu_seconds(portal_pids)
     started = time.monotonic()
-    tallies = crowds("127.0.0.1", [(webs[m].port, playlists[m], viewers) for m in MODES], seconds)
+    tallies = crowds("127.0.0.1", [(webs[m].port, playlists[m], viewers) for m in MODES], seconds,
+                     agents=[agents[m] for m in MODES])
     wall = time.monotonic() - started
     nginx_cpu = {mode: cpu_seconds(p) - before[mode] for mode, p in pids.items()}
     portal_cpu = cpu_seconds(portal_pids) - portal_before
-    hits = stack.portal_auth_hits() - hits_before
-    # what the portal spent above its idle rate (the worker's syncs) went to the access checks of the two nginx
-    # that ask (each asks about as often: one question per cache lifetime): half each
-    portal_extra = max(0.0, portal_cpu - idle_portal_cpu_per_s * wall) / 2
+    hits_by_mode = {mode: stack.portal_auth_hits(agent) - hits_before[mode] for mode, agent in agents.items()}
+    hits = sum(hits_by_mode.values())
+    # what the portal spent above its idle rate (the worker's syncs) went to the access checks: each nginx is
+    # charged its share by the checks its crowd caused (the portal's access log names the crowd); with no check
+    # at all, what is left is noise, charged half to each of the two nginx that could ask
+    extra = max(0.0, portal_cpu - idle_portal_cpu_per_s * wall)
+    share = {mode: (hits_by_mode[mode] / hits if hits else (0.5 if mode != "static" else 0.0)) for mode in MODES}
     phases: dict[str, dict[str, Any]] = {}
     for mode, tally in zip(MODES, tallies, strict=True):
-        cost = nginx_cpu[mode] + (portal_extra if mode != "static" else 0.0)
+        cost = nginx_cpu[mode] + extra * share[mode]
         phases[mode] = {"segments": tally.segments, "playlists": tally.playlists,
                         "segment_bytes": tally.segment_bytes, "errors": tally.errors,
                         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
                         "nginx_cpu_s": round(nginx_cpu[mode], 4), "cpu_s": round(cost, 4),
+                        "portal_cpu_s": round(extra * share[mode], 4), "portal_requests": hits_by_mode[mode],
                         "segments_per_cpu_s": round(tally.segments / cost, 1) if cost > 0 else None,
                         "playlist_url": playlists[mode][0].split("/hls/")[0] + "/hls/..."}
 
@@ -116,7 +124,7 @@ def _trial(stack: DeliveryStack, viewers: int, seconds: float, idle_portal_cpu_p
     viewer_minutes = 2 * viewers * wall / 60  # the auth and checked crowds: both nginx ask the portal
     return {
         "wall_s": round(wall, 2), "viewers_per_mode": viewers, **phases,
-        "portal_cpu_s": round(portal_cpu, 4), "portal_extra_cpu_s_per_mode": round(portal_extra, 4),
+        "portal_cpu_s": round(portal_cpu, 4), "portal_extra_cpu_s": round(extra, 4),
         "portal_auth_requests": hits,
         "segments_per_s": {mode: round(phases[mode]["segments"] / wall, 1) for mode in MODES},
         "auth_vs_static_ratio": ratio("auth"),
@@ -124,6 +132,8 @@ def _trial(stack: DeliveryStack, viewers: int, seconds: float, idle_portal_cpu_p
         "throughput_ratio": (round(phases["auth"]["segments"] / phases["static"]["segments"], 3)
                              if phases["static"]["segments"] else None),
         "portal_requests_per_viewer_minute": round(hits / viewer_minutes, 4),
+        "portal_requests_per_viewer_minute_by_mode": {mode: round(hits_by_mode[mode] / (viewers * wall / 60), 4)
+                                                      for mode in MODES},
         "viewers_per_core": round(viewers / (auth_cpu / wall), 0) if auth_cpu > 0 else None,
     }
 
@@ -188,8 +198,10 @@ def run() -> dict[str, Any]:
         figures["viewers_per_core"] = round(VIEWERS / (auth_cpu / wall))
     figures["portal_requests_per_viewer_minute"] = round(
         sum(t["portal_auth_requests"] for t in trials) / (2 * VIEWERS * wall / 60), 4)
+    figures["portal_requests_per_viewer_minute_by_mode"] = {
+        m: round(sum(t[m]["portal_requests"] for t in trials) / (VIEWERS * wall / 60), 4) for m in MODES}
     figures["cpu_s"] = {"nginx": {m: round(sum(t[m]["nginx_cpu_s"] for t in trials), 3) for m in MODES},
-                        "portal_extra_per_mode": round(sum(t["portal_extra_cpu_s_per_mode"] for t in trials), 3),
+                        "portal_extra": {m: round(sum(t[m]["portal_cpu_s"] for t in trials), 3) for m in MODES},
                         "portal_idle_per_s": [round(v, 4) for v in idle]}
     figures["requests"] = {mode: {"playlists": sum(t[mode]["playlists"] for t in trials),
                                   "segments": sum(t[mode]["segments"] for t in trials),

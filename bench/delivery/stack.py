@@ -179,13 +179,15 @@ class DeliveryStack(bench.Stack):
         assert self._gunicorn is not None
         return [self._gunicorn.pid, *children(self._gunicorn.pid)]
 
-    def portal_auth_hits(self) -> int:
+    def portal_auth_hits(self, agent: str | None = None) -> int:
+        """Access checks that reached gunicorn (all, or those asked for requests with this User-Agent)."""
         assert self.tmp is not None
         try:
             text = (self.tmp / "gunicorn-access.log").read_text(errors="replace")
         except OSError:
             return 0
-        return text.count("/_auth/media/")
+        return sum(1 for line in text.splitlines()
+                   if "/_auth/media/" in line and (agent is None or f'"{agent}"' in line))
 
     def worker_log(self) -> str:
         assert self.tmp is not None

@@ -33,8 +33,8 @@ class Tally:
 
 
 class Connection:
-    def __init__(self, host: str, port: int, source: str | None = None) -> None:
-        self.host, self.port, self.source = host, port, source
+    def __init__(self, host: str, port: int, source: str | None = None, agent: str = "bench-delivery") -> None:
+        self.host, self.port, self.source, self.agent = host, port, source, agent
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -46,7 +46,7 @@ class Connection:
                                                                          limit=1 << 20)
             assert self.reader is not None and self.writer is not None
             try:
-                self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nUser-Agent: bench-delivery\r\n"
+                self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nUser-Agent: {self.agent}\r\n"
                                   "Accept: */*\r\n\r\n".encode())
                 head = await self.reader.readuntil(b"\r\n\r\n")
             except (ConnectionError, asyncio.IncompleteReadError):
@@ -97,10 +97,10 @@ EDGE_LEAD_S, EDGE_POLL_S, EDGE_BLOCK_TARGETS = 0.15, 0.1, 1.5  # as static/js/pl
 
 
 async def viewer(host: str, port: int, playlist: str, until: float, tally: Tally, *, source: str | None = None,
-                 start_delay: float = 0.0) -> None:
+                 start_delay: float = 0.0, agent: str = "bench-delivery") -> None:
     await asyncio.sleep(start_delay)
     base = playlist.rsplit("/", 1)[0] + "/"
-    conn = Connection(host, port, source)
+    conn = Connection(host, port, source, agent)
     fetched: set[str] = set()
     first = True
     edge_at = time.monotonic()
@@ -155,13 +155,13 @@ async def viewer(host: str, port: int, playlist: str, until: float, tally: Tally
 
 
 async def _crowd(host: str, port: int, playlists: list[str], viewers: int, seconds: float,
-                 sources: list[str]) -> Tally:
+                 sources: list[str], agent: str = "bench-delivery") -> Tally:
     until = time.monotonic() + seconds
     tallies = [Tally() for _ in range(viewers)]
     rng = random.Random(viewers)
     tasks = [
         viewer(host, port, playlists[i % len(playlists)], until, tallies[i], source=sources[i % len(sources)],
-               start_delay=rng.uniform(0, 1.0))
+               start_delay=rng.uniform(0, 1.0), agent=agent)
         for i in range(viewers)
     ]
     await asyncio.gather(*tasks)
@@ -171,15 +171,19 @@ async def _crowd(host: str, port: int, playlists: list[str], viewers: int, secon
     return total
 
 
-async def _crowds(host: str, groups: list[tuple[int, list[str], int]], seconds: float) -> list[Tally]:
-    return list(await asyncio.gather(*(_crowd(host, port, playlists, viewers, seconds, ["127.0.0.1"])
-                                       for port, playlists, viewers in groups)))
+async def _crowds(host: str, groups: list[tuple[int, list[str], int]], seconds: float,
+                  agents: list[str]) -> list[Tally]:
+    return list(await asyncio.gather(*(_crowd(host, port, playlists, viewers, seconds, ["127.0.0.1"], agent)
+                                       for (port, playlists, viewers), agent in zip(groups, agents, strict=True))))
 
 
-def crowds(host: str, groups: list[tuple[int, list[str], int]], seconds: float) -> list[Tally]:
+def crowds(host: str, groups: list[tuple[int, list[str], int]], seconds: float,
+           agents: list[str] | None = None) -> list[Tally]:
     """Several crowds at once, one per (port, playlists, viewers), in one event loop over the same seconds: the
-    servers they measure share the machine's conditions (a busy neighbour slows them all alike)."""
-    return asyncio.run(_crowds(host, groups, seconds))
+    servers they measure share the machine's conditions (a busy neighbour slows them all alike). Each crowd's
+    requests carry its own User-Agent (``agents``), which nginx passes on in its access checks: the portal's
+    access log then says which crowd each check came from."""
+    return asyncio.run(_crowds(host, groups, seconds, agents or ["bench-delivery"] * len(groups)))
 
 
 def crowd(host: str, port: int, playlists: list[str], viewers: int, seconds: float,
