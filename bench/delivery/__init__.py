@@ -89,7 +89,7 @@ def _trial(stack: DeliveryStack, viewers: int, seconds: float, idle_portal_cpu_p
     pids = {mode: stack.nginx_pids(web) for mode, web in webs.items()}
     portal_pids = stack.portal_pids()
     agents = {mode: f"bench-delivery-{mode}" for mode in MODES}
-    hits_before = {mode: stack.portal_auth_hits(agent) for mode, agent in agents.items()}
+    hits_before = stack.portal_auth_hits(agents.values())
     before = {mode: cpu_seconds(p) for mode, p in pids.items()}
     portal_before = cpu_seconds(portal_pids)
     started = time.monotonic()
@@ -98,7 +98,8 @@ def _trial(stack: DeliveryStack, viewers: int, seconds: float, idle_portal_cpu_p
     wall = time.monotonic() - started
     nginx_cpu = {mode: cpu_seconds(p) - before[mode] for mode, p in pids.items()}
     portal_cpu = cpu_seconds(portal_pids) - portal_before
-    hits_by_mode = {mode: stack.portal_auth_hits(agent) - hits_before[mode] for mode, agent in agents.items()}
+    hits_after = stack.portal_auth_hits(agents.values())
+    hits_by_mode = {mode: hits_after[agent] - hits_before[agent] for mode, agent in agents.items()}
     hits = sum(hits_by_mode.values())
     # what the portal spent above its idle rate (the worker's syncs) went to the access checks: each nginx is
     # charged its share by the checks its crowd caused (the portal's access log names the crowd); with no check

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,15 +180,15 @@ class DeliveryStack(bench.Stack):
         assert self._gunicorn is not None
         return [self._gunicorn.pid, *children(self._gunicorn.pid)]
 
-    def portal_auth_hits(self, agent: str | None = None) -> int:
-        """Access checks that reached gunicorn (all, or those asked for requests with this User-Agent)."""
+    def portal_auth_hits(self, agents: Iterable[str]) -> dict[str, int]:
+        """Access checks that reached gunicorn so far, for requests with each of these User-Agents (one read)."""
         assert self.tmp is not None
         try:
             text = (self.tmp / "gunicorn-access.log").read_text(errors="replace")
         except OSError:
-            return 0
-        return sum(1 for line in text.splitlines()
-                   if "/_auth/media/" in line and (agent is None or f'"{agent}"' in line))
+            text = ""
+        checks = [line for line in text.splitlines() if "/_auth/media/" in line]
+        return {agent: sum(1 for line in checks if f'"{agent}"' in line) for agent in agents}
 
     def worker_log(self) -> str:
         assert self.tmp is not None

@@ -32,8 +32,11 @@ class Tally:
             self.statuses[status] = self.statuses.get(status, 0) + count
 
 
+AGENT = "bench-delivery"  # the User-Agent of a crowd not given its own
+
+
 class Connection:
-    def __init__(self, host: str, port: int, source: str | None = None, agent: str = "bench-delivery") -> None:
+    def __init__(self, host: str, port: int, source: str | None = None, agent: str = AGENT) -> None:
         self.host, self.port, self.source, self.agent = host, port, source, agent
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -97,7 +100,7 @@ EDGE_LEAD_S, EDGE_POLL_S, EDGE_BLOCK_TARGETS = 0.15, 0.1, 1.5  # as static/js/pl
 
 
 async def viewer(host: str, port: int, playlist: str, until: float, tally: Tally, *, source: str | None = None,
-                 start_delay: float = 0.0, agent: str = "bench-delivery") -> None:
+                 start_delay: float = 0.0, agent: str = AGENT) -> None:
     await asyncio.sleep(start_delay)
     base = playlist.rsplit("/", 1)[0] + "/"
     conn = Connection(host, port, source, agent)
@@ -155,7 +158,7 @@ async def viewer(host: str, port: int, playlist: str, until: float, tally: Tally
 
 
 async def _crowd(host: str, port: int, playlists: list[str], viewers: int, seconds: float,
-                 sources: list[str], agent: str = "bench-delivery") -> Tally:
+                 sources: list[str], agent: str = AGENT) -> Tally:
     until = time.monotonic() + seconds
     tallies = [Tally() for _ in range(viewers)]
     rng = random.Random(viewers)
@@ -183,7 +186,7 @@ def crowds(host: str, groups: list[tuple[int, list[str], int]], seconds: float,
     servers they measure share the machine's conditions (a busy neighbour slows them all alike). Each crowd's
     requests carry its own User-Agent (``agents``), which nginx passes on in its access checks: the portal's
     access log then says which crowd each check came from."""
-    return asyncio.run(_crowds(host, groups, seconds, agents or ["bench-delivery"] * len(groups)))
+    return asyncio.run(_crowds(host, groups, seconds, agents or [AGENT] * len(groups)))
 
 
 def crowd(host: str, port: int, playlists: list[str], viewers: int, seconds: float,

@@ -51,7 +51,7 @@ class Stack(bench.Stack):
     _sim: Any = None
     _worker: subprocess.Popen[bytes] | None = None
     _worker_log: Any = None
-    _web: Any = None
+    _web: Any = None  # tests.support.nginx.NginxServer, imported only when the stack starts
 
     # -- lifecycle --
 

@@ -4,6 +4,7 @@ links, to a real worker's playlist (not to the portal serving files itself)."""
 from __future__ import annotations
 
 import re
+import urllib.error
 import urllib.request
 
 from bench.latency.stack import Stack, StackConfig
